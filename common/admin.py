@@ -1,0 +1,24 @@
+from django.contrib import admin
+
+from common.models import Execution, Task
+
+
+class TaskInline(admin.TabularInline):
+    model = Task
+    extra = 0
+    can_delete = False
+    readonly_fields = ("name", "status", "started", "ended", "counts", "log")
+
+
+@admin.register(Execution)
+class ExecutionAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "trigger", "status", "dry_run", "started", "ended", "counts")
+    list_filter = ("kind", "status", "trigger")
+    readonly_fields = ("kind", "trigger", "status", "dry_run", "started", "ended", "counts", "log")
+    inlines = [TaskInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

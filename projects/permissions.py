@@ -1,0 +1,208 @@
+"""The one permission oracle: `can(principal, action, resource)`.
+
+Roles are data (role -> allowed (resource, action) pairs), mirroring Harbor's
+project RBAC matrix. The token service, the /v2/ views, admin and selectors all
+ask this module; nothing else decides who may do what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from projects.models import Member, Project, Role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+Pair = tuple[str, str]
+
+
+def _pairs(spec: dict[str, str]) -> frozenset[Pair]:
+    return frozenset((resource, action) for resource, actions in spec.items() for action in actions.split())
+
+
+# Harbor's project role matrix (resource -> actions), kept as data.
+_READ_SET = {
+    "project": "read",
+    "member": "read list",
+    "metadata": "read list",
+    "label": "read list",
+    "quota": "read",
+    "repository": "read list pull",
+    "tag-retention": "read list",
+    "immutable-tag": "list",
+    "configuration": "read",
+    "robot": "read list",
+    "scan": "read",
+    "sbom": "read",
+    "scanner": "read",
+    "artifact": "read list",
+    "artifact-addition": "read",
+    "tag": "list",
+    "accessory": "list",
+}
+ROLE_PERMISSIONS: dict[int, frozenset[Pair]] = {
+    Role.PROJECT_ADMIN: _pairs(
+        {
+            "project": "read update delete",
+            "member": "create read update delete list",
+            "metadata": "create read update delete list",
+            "log": "list",
+            "label": "create read update delete list",
+            "quota": "read",
+            "repository": "create read update delete list pull push",
+            "tag-retention": "create read update delete list operate",
+            "immutable-tag": "create update delete list",
+            "configuration": "read update",
+            "robot": "create read update delete list",
+            "notification-policy": "create read update delete list",
+            "scan": "create stop read",
+            "sbom": "create stop read",
+            "scanner": "create read",
+            "artifact": "create read update delete list",
+            "artifact-addition": "read",
+            "tag": "create delete list",
+            "accessory": "list",
+            "artifact-label": "create delete",
+            "export-cve": "create read",
+        }
+    ),
+    Role.MAINTAINER: _pairs(
+        {
+            "project": "read",
+            "member": "read list",
+            "metadata": "create read update delete list",
+            "log": "list",
+            "label": "create read update delete list",
+            "quota": "read",
+            "repository": "create read update delete list pull push",
+            "tag-retention": "create read update delete list operate",
+            "immutable-tag": "create update delete list",
+            "configuration": "read",
+            "robot": "read list",
+            "notification-policy": "read list",
+            "scan": "create stop read",
+            "sbom": "create stop read",
+            "scanner": "read",
+            "artifact": "create read delete list",
+            "artifact-addition": "read",
+            "tag": "create delete list",
+            "accessory": "list",
+            "artifact-label": "create delete",
+            "export-cve": "create read",
+        }
+    ),
+    Role.DEVELOPER: _pairs(
+        {
+            **_READ_SET,
+            "repository": "create read list pull push",
+            "scan": "create read",
+            "sbom": "create read",
+            "artifact": "create read list",
+            "tag": "create list",
+            "artifact-label": "create delete",
+            "export-cve": "create read",
+        }
+    ),
+    Role.GUEST: _pairs(_READ_SET),
+    Role.LIMITED_GUEST: _pairs(
+        {
+            "project": "read",
+            "quota": "read",
+            "repository": "read pull",
+            "configuration": "read",
+            "scan": "read",
+            "sbom": "read",
+            "artifact": "read",
+            "artifact-addition": "read",
+            "accessory": "list",
+        }
+    ),
+}
+# What everyone, anonymous included, may do in a public project.
+PUBLIC_PERMISSIONS: frozenset[Pair] = _pairs(
+    {
+        "project": "read",
+        "repository": "read list pull",
+        "artifact": "read list",
+        "artifact-addition": "read",
+        "tag": "list",
+        "accessory": "list",
+        "label": "read list",
+        "scan": "read",
+        "sbom": "read",
+    }
+)
+
+
+@dataclass
+class Principal:
+    """Who is asking: a user, or anonymous (user None). Caches project roles per request."""
+
+    user: AbstractBaseUser | None = None
+    _roles: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def anonymous(cls) -> Principal:
+        return cls(None)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None
+
+    @property
+    def is_sysadmin(self) -> bool:
+        return self.user is not None and bool(getattr(self.user, "is_superuser", False))
+
+    @property
+    def name(self) -> str:
+        return "" if self.user is None else self.user.get_username()
+
+    def roles_in(self, project: Project) -> frozenset[int]:
+        """The principal's roles in a project (one query, then cached)."""
+        if self.user is None:
+            return frozenset()
+        if project.pk not in self._roles:
+            roles = Member.objects.filter(project_id=project.pk, user_id=self.user.pk).values_list("role", flat=True)
+            self._roles[project.pk] = frozenset(roles)
+        return self._roles[project.pk]
+
+
+def project_permissions(principal: Principal, project: Project) -> frozenset[Pair]:
+    """Every (resource, action) pair the principal holds in the project."""
+    if principal.is_sysadmin:
+        return ALL_PROJECT_PERMISSIONS
+    granted: set[Pair] = set(PUBLIC_PERMISSIONS) if project.public else set()
+    for role in principal.roles_in(project):
+        granted |= ROLE_PERMISSIONS[role]
+    return frozenset(granted)
+
+
+def can(principal: Principal, action: str, resource: str, *, project: Project | None) -> bool:
+    """May `principal` perform `action` on a `resource` of `project`? (None: project does not exist.)"""
+    if project is None:
+        return False
+    return (resource, action) in project_permissions(principal, project)
+
+
+ALL_PROJECT_PERMISSIONS: frozenset[Pair] = frozenset().union(*ROLE_PERMISSIONS.values())
+
+# Registry token actions -> the (resource, action) pair they need.
+REGISTRY_ACTIONS: dict[str, Pair] = {
+    "pull": ("repository", "pull"),
+    "push": ("repository", "push"),
+    "delete": ("repository", "delete"),
+}
+
+
+def registry_actions_allowed(principal: Principal, project: Project | None, requested: set[str]) -> set[str]:
+    """Downscope a registry scope's actions to what the principal may do (`*` expands to all)."""
+    if project is None:
+        return set()
+    held = project_permissions(principal, project)
+    wanted = set(REGISTRY_ACTIONS) if "*" in requested else requested & set(REGISTRY_ACTIONS)
+    allowed = {a for a in wanted if REGISTRY_ACTIONS[a] in held}
+    if "*" in requested and allowed == set(REGISTRY_ACTIONS):
+        allowed.add("*")
+    return allowed

@@ -1,0 +1,92 @@
+"""The one base view of /v2/: version header, name parsing, authentication, error envelope."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from registry.auth.authentication import RegistryAuth, registry_authenticate, registry_require
+from registry.errors import RegistryError, SizeInvalid
+from registry.names import RepositoryName
+
+logger = logging.getLogger(__name__)
+
+API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
+READ_SIZE = 1024 * 1024
+
+
+def error_response(error: RegistryError, method: str) -> HttpResponse:
+    body = json.dumps({"errors": [error.as_dict()]})
+    response = HttpResponse(b"" if method == "HEAD" else body, status=error.status, content_type="application/json")
+    if method == "HEAD":
+        response["Content-Length"] = str(len(body))
+    for key, value in error.headers.items():
+        response[key] = value
+    return response
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class RegistryView(View):
+    """Subclasses implement get/put/...; `self.name` and `self.auth` are ready when they run."""
+
+    needs_name = True
+    name: RepositoryName
+    auth: RegistryAuth
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            if self.needs_name:
+                # dist-spec: the name is validated before any permission check, and the
+                # permission check below and the handler use this same parsed value.
+                self.name = RepositoryName.parse(kwargs.pop("name"))
+            self.auth = registry_authenticate(request)
+            response = super().dispatch(request, *args, **kwargs)
+        except RegistryError as error:
+            response = error_response(error, request.method or "GET")
+        response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]
+        return response
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        from registry.errors import Unsupported
+
+        raise Unsupported(f"{request.method} is not supported here")
+
+    def require(self, action: str, name: RepositoryName | None = None) -> None:
+        target = name or self.name
+        registry_require(self.request, self.auth, repository=target.full, project=target.project, action=action)
+
+
+def body_length(request: HttpRequest) -> int | None:
+    """Declared Content-Length; None for a chunked body; SIZE_INVALID when malformed."""
+    raw = request.META.get("CONTENT_LENGTH")
+    if raw in (None, ""):
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return None
+        return 0
+    try:
+        length = int(raw)
+    except ValueError as exc:
+        raise SizeInvalid("invalid Content-Length") from exc
+    if length < 0:
+        raise SizeInvalid("invalid Content-Length")
+    return length
+
+
+def body_chunks(request: HttpRequest, length: int | None) -> Iterator[bytes]:
+    """The request body in chunks, never buffered whole (chunked bodies read from wsgi.input)."""
+    # Django caps reads at CONTENT_LENGTH (0 when absent), so chunked bodies come from the server's stream.
+    stream = request.META["wsgi.input"] if length is None else request
+    remaining = length
+    while remaining is None or remaining > 0:
+        piece = stream.read(READ_SIZE if remaining is None else min(READ_SIZE, remaining))
+        if not piece:
+            break
+        if remaining is not None:
+            remaining -= len(piece)
+        yield piece

@@ -1,0 +1,44 @@
+"""`GET /service/token`: Docker token authentication (Basic credentials or anonymous)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from projects.permissions import Principal
+from registry.auth.authentication import basic_credentials, user_authenticate
+from registry.auth.scopes import scopes_parse
+from registry.services.tokens import token_for
+
+
+def _unauthorized(message: str) -> JsonResponse:
+    return JsonResponse({"errors": [{"code": "UNAUTHORIZED", "message": message}]}, status=401)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class TokenView(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        principal = Principal.anonymous()
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if header:
+            credentials = basic_credentials(header)
+            if credentials is None:
+                return _unauthorized("unsupported authorization header")
+            user = user_authenticate(username=credentials[0], password=credentials[1])
+            if user is None:
+                return _unauthorized("invalid username or password")
+            principal = Principal(user)
+        scopes = scopes_parse(request.GET.getlist("scope"))
+        return JsonResponse(token_for(principal=principal, scopes=scopes))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """OAuth2 password grant (used by some clients for `docker login`)."""
+        if request.POST.get("grant_type") != "password":
+            return JsonResponse({"error": "unsupported_grant_type"}, status=400)
+        user = user_authenticate(username=request.POST.get("username", ""), password=request.POST.get("password", ""))
+        if user is None:
+            return _unauthorized("invalid username or password")
+        scopes = scopes_parse(request.POST.getlist("scope"))
+        return JsonResponse(token_for(principal=Principal(user), scopes=scopes))

@@ -1,0 +1,119 @@
+"""Reads for the /v2/ routes: few queries, plain values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import F, Q
+from django.db.models.functions import Collate
+
+from projects.models import Project
+from projects.permissions import Principal
+from registry.digest import Digest
+from registry.errors import BlobUnknown, ManifestUnknown, NameUnknown
+from registry.models import Artifact, Blob, Repository, Tag
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    content: bytes
+
+
+def _bytewise(field: str) -> Collate | F:
+    # dist-spec: tags and catalog are in lexical (byte) order; PostgreSQL's default collation isn't.
+    return Collate(field, "C") if connection.vendor == "postgresql" else F(field)
+
+
+def repository_exists(*, name: str) -> bool:
+    return Repository.objects.filter(name=name).exists()
+
+
+def _require_repository(name: str) -> None:
+    if not repository_exists(name=name):
+        raise NameUnknown(detail={"name": name})
+
+
+def manifest_get(*, repository_name: str, reference: str) -> StoredManifest:
+    """The stored manifest for a tag or digest (one query on a hit)."""
+    if Digest.is_digest(reference):
+        digest = Digest.parse(reference)
+        row = (
+            Artifact.objects.filter(repository__name=repository_name, digest=str(digest))
+            .values_list("digest", "media_type", "manifest")
+            .first()
+        )
+    else:
+        row = (
+            Tag.objects.filter(repository__name=repository_name, name=reference)
+            .values_list("artifact__digest", "artifact__media_type", "artifact__manifest")
+            .first()
+        )
+    if row is None:
+        _require_repository(repository_name)
+        raise ManifestUnknown(detail={"reference": reference[:200]})
+    return StoredManifest(row[0], row[1], bytes(row[2]))
+
+
+def blob_size_get(*, repository_name: str, digest: Digest) -> int:
+    """Size of a blob readable in the repository; BLOB_UNKNOWN otherwise."""
+    size = (
+        Blob.objects.filter(digest=str(digest), repository_links__repository__name=repository_name)
+        .values_list("size", flat=True)
+        .first()
+    )
+    if size is None:
+        raise BlobUnknown(detail={"digest": str(digest)})
+    return int(size)
+
+
+def tag_names(*, repository_name: str, last: str | None, limit: int | None) -> list[str]:
+    """Tag names after `last`, in lexical order; at most `limit`."""
+    queryset = Tag.objects.filter(repository__name=repository_name).alias(key=_bytewise("name"))
+    if last:
+        queryset = queryset.filter(key__gt=last)
+    names = queryset.order_by("key").values_list("name", flat=True)
+    result = list(names[:limit] if limit is not None else names)
+    if not result and not last:
+        _require_repository(repository_name)
+    return result
+
+
+def visible_repositories(*, principal: Principal):  # noqa: ANN201 - a queryset
+    """Repositories the principal may see: all for sysadmins, else public and member projects."""
+    queryset = Repository.objects.all()
+    if principal.is_sysadmin:
+        return queryset
+    condition = Q(public=True)
+    if principal.user is not None:
+        condition |= Q(members__user_id=principal.user.pk)
+    return queryset.filter(project__in=Project.objects.filter(condition).values("pk"))
+
+
+def catalog_names(*, principal: Principal, last: str | None, limit: int | None) -> list[str]:
+    queryset = visible_repositories(principal=principal).alias(key=_bytewise("name"))
+    if last:
+        queryset = queryset.filter(key__gt=last)
+    names = queryset.order_by("key").values_list("name", flat=True)
+    return list(names[:limit] if limit is not None else names)
+
+
+def referrers(*, repository_name: str, digest: Digest, artifact_type: str | None) -> list[dict]:
+    """Descriptors of the manifests in the repository whose subject is `digest`."""
+    _require_repository(repository_name)
+    queryset = Artifact.objects.filter(repository__name=repository_name, subject_digest=str(digest))
+    if artifact_type:
+        queryset = queryset.filter(artifact_type=artifact_type)
+    result = []
+    for row in queryset.order_by("push_time", "pk").values(
+        "digest", "media_type", "manifest_size", "artifact_type", "annotations"
+    ):
+        descriptor = {"mediaType": row["media_type"], "digest": row["digest"], "size": row["manifest_size"]}
+        if row["artifact_type"]:
+            descriptor["artifactType"] = row["artifact_type"]
+        if row["annotations"]:
+            descriptor["annotations"] = row["annotations"]
+        result.append(descriptor)
+    return result

@@ -1,0 +1,127 @@
+"""Manifest push and delete: validation against the repository, artifacts, tags."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from registry.digest import Digest
+from registry.errors import Denied, DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
+from registry.manifests import Manifest, manifest_parse
+from registry.models import Artifact, ArtifactBlob, ArtifactReference, Blob, Repository, Tag
+from registry.names import tag_validate
+
+
+@dataclass(frozen=True)
+class PushedManifest:
+    artifact: Artifact
+    digest: Digest
+    manifest: Manifest
+
+
+def _referenced_blobs(repository: Repository, manifest: Manifest) -> list[tuple[int, int]]:
+    """(id, size) of every blob the manifest needs, all linked to the repository."""
+    wanted = {str(d.digest): d for d in manifest.blobs}
+    if not wanted:
+        return []
+    found = {
+        digest: (pk, size)
+        for pk, digest, size in Blob.objects.filter(
+            digest__in=list(wanted), repository_links__repository=repository
+        ).values_list("pk", "digest", "size")
+    }
+    for digest, descriptor in wanted.items():
+        if digest not in found:
+            raise ManifestBlobUnknown(f"blob {digest} is not in {repository.name}", detail={"digest": digest})
+        if found[digest][1] != descriptor.size:
+            raise ManifestInvalid(
+                f"descriptor size {descriptor.size} of {digest} does not match the blob ({found[digest][1]})"
+            )
+    return list(found.values())
+
+
+def _referenced_children(repository: Repository, manifest: Manifest) -> list[tuple[Artifact, dict | None]]:
+    wanted = {str(d.digest): d for d in manifest.manifests}
+    if not wanted:
+        return []
+    found = {
+        a.digest: a
+        for a in Artifact.objects.filter(repository=repository, digest__in=list(wanted)).only("pk", "digest", "size")
+    }
+    missing = [d for d in wanted if d not in found]
+    if missing:
+        raise ManifestBlobUnknown(f"manifest {missing[0]} is not in {repository.name}", detail={"digest": missing[0]})
+    return [(found[d], wanted[d].platform) for d in wanted]
+
+
+def manifest_push(
+    *, repository: Repository, reference: str, body: bytes, content_type: str | None, tags: list[str]
+) -> PushedManifest:
+    """Validate and store a manifest under a tag or digest, plus any extra `?tag=` tags."""
+    manifest = manifest_parse(body, content_type=content_type, max_size=settings.MAX_MANIFEST_SIZE)
+    if Digest.is_digest(reference):
+        expected = Digest.parse(reference)
+        actual = Digest(expected.algorithm, hashlib.new(expected.algorithm, body).hexdigest())
+        if actual != expected:
+            raise DigestInvalid(detail={"expected": str(expected), "actual": str(actual)})
+        digest = expected
+    else:
+        tags = [reference, *tags]
+        digest = Digest.of(body)
+    tags = list(dict.fromkeys(tag_validate(t) for t in tags))
+
+    blobs = _referenced_blobs(repository, manifest)
+    children = _referenced_children(repository, manifest)
+    size = len(body) + sum(size for _pk, size in blobs) + sum(child.size for child, _p in children)
+    subject = str(manifest.subject.digest) if manifest.subject else ""
+
+    with transaction.atomic():
+        artifact = Artifact.objects.filter(repository=repository, digest=str(digest)).first()
+        if artifact is None:
+            try:
+                with transaction.atomic():
+                    artifact = Artifact.objects.create(
+                        repository=repository,
+                        digest=str(digest),
+                        media_type=manifest.media_type,
+                        artifact_type=manifest.effective_artifact_type,
+                        manifest=body,
+                        manifest_size=len(body),
+                        size=size,
+                        subject_digest=subject,
+                        annotations=manifest.annotations,
+                    )
+            except IntegrityError:
+                artifact = Artifact.objects.get(repository=repository, digest=str(digest))
+            else:
+                ArtifactBlob.objects.bulk_create(
+                    [ArtifactBlob(artifact=artifact, blob_id=pk) for pk, _size in blobs], ignore_conflicts=True
+                )
+                ArtifactReference.objects.bulk_create(
+                    [ArtifactReference(parent=artifact, child=child, platform=p) for child, p in children],
+                    ignore_conflicts=True,
+                )
+        for tag in tags:
+            Tag.objects.update_or_create(repository=repository, name=tag, defaults={"artifact": artifact})
+        Repository.objects.filter(pk=repository.pk).update(updated=artifact.push_time)
+    return PushedManifest(artifact=artifact, digest=digest, manifest=manifest)
+
+
+def manifest_delete(*, repository_name: str, reference: str) -> None:
+    """By digest: delete the artifact and its tags. By tag: delete only the tag."""
+    if Digest.is_digest(reference):
+        digest = Digest.parse(reference)
+        with transaction.atomic():
+            artifact = Artifact.objects.filter(repository__name=repository_name, digest=str(digest)).first()
+            if artifact is None:
+                raise ManifestUnknown(detail={"digest": str(digest)})
+            if artifact.parents.exists():
+                raise Denied(f"{digest} is referenced by an index in {repository_name}; delete the index first")
+            artifact.delete()
+        return
+    deleted, _ = Tag.objects.filter(repository__name=repository_name, name=reference).delete()
+    if not deleted:
+        raise ManifestUnknown(detail={"tag": reference})

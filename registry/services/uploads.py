@@ -1,0 +1,223 @@
+"""Blob upload sessions: start, append, complete, cancel, monolithic push, purge.
+
+The sha256 of an upload is computed while its bytes arrive. The running hasher
+lives in this process (keyed by upload id and offset); after every chunk the
+digest of the bytes so far is also stored on the row, so a session completed
+on another node with an empty PUT needs no re-read. Only when consecutive
+chunks land on different nodes (or the digest is sha512) is the data re-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from registry.digest import Digest
+from registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from registry.models import Blob, Repository, Upload
+from registry.services.blobs import blob_record
+from registry.storage import BodyReader, BodyTooLong, blob_store, sha256_of
+
+logger = logging.getLogger(__name__)
+
+_HASHERS: OrderedDict[uuid.UUID, tuple[int, Any]] = OrderedDict()
+_HASHERS_LOCK = threading.Lock()
+_HASHERS_MAX = 1024
+
+
+def _hasher_take(upload_id: uuid.UUID, offset: int) -> Any | None:
+    with _HASHERS_LOCK:
+        entry = _HASHERS.pop(upload_id, None)
+    if offset == 0:
+        return hashlib.sha256()
+    if entry is not None and entry[0] == offset:
+        return entry[1]
+    return None
+
+
+def _hasher_put(upload_id: uuid.UUID, offset: int, hasher: Any) -> None:
+    with _HASHERS_LOCK:
+        _HASHERS[upload_id] = (offset, hasher)
+        while len(_HASHERS) > _HASHERS_MAX:
+            _HASHERS.popitem(last=False)
+
+
+def _hasher_drop(upload_id: uuid.UUID) -> None:
+    with _HASHERS_LOCK:
+        _HASHERS.pop(upload_id, None)
+
+
+def upload_start(*, repository: Repository, owner: str) -> Upload:
+    """Open an upload session bound to the repository and the principal."""
+    return Upload.objects.create(repository=repository, owner=owner)
+
+
+def upload_get(*, upload_id: str, repository_name: str, owner: str) -> Upload:
+    """The session, if it belongs to this repository and principal; BLOB_UPLOAD_UNKNOWN otherwise."""
+    try:
+        key = uuid.UUID(upload_id)
+    except ValueError as exc:
+        raise BlobUploadUnknown() from exc
+    upload = Upload.objects.filter(pk=key, repository__name=repository_name, owner=owner).first()
+    if upload is None:
+        raise BlobUploadUnknown()
+    return upload
+
+
+def upload_append(*, upload: Upload, chunks: Iterable[bytes], start: int | None, length: int | None) -> Upload:
+    """Append a chunk; `start` (from Content-Range) must equal the bytes received so far."""
+    store = blob_store()
+    with store.upload_lock(upload.id):
+        current = Upload.objects.filter(pk=upload.pk).first()
+        if current is None:
+            raise BlobUploadUnknown()
+        if start is not None and start != current.size:
+            # dist-spec: 416 when a chunk does not start where the last one ended.
+            raise RangeInvalid(
+                f"chunk starts at {start}, upload has {current.size} bytes",
+                headers={"Range": _range(current.size)},
+            )
+        hasher = _hasher_take(current.pk, current.size) if current.sha256_so_far or current.size == 0 else None
+        body = BodyReader(chunks, hasher, limit=length)
+        part = ""
+        try:
+            part = store.upload_append(current.pk, start=current.size, body=body)
+            if length is not None and body.count != length:
+                raise SizeInvalid(f"received {body.count} bytes, Content-Length said {length}")
+        except BodyTooLong as exc:
+            store.upload_discard_part(current.pk, part=part, start=current.size)
+            raise SizeInvalid("body is longer than Content-Length") from exc
+        except BaseException:
+            # Client gone or bad length: the session stays at its last good offset and can resume.
+            store.upload_discard_part(current.pk, part=part, start=current.size)
+            raise
+        if body.count == 0:
+            if hasher is not None:
+                _hasher_put(current.pk, current.size, hasher)
+            return current
+        new_size = current.size + body.count
+        parts = [*current.parts, [part, body.count]] if part else current.parts
+        sofar = hasher.hexdigest() if hasher is not None else ""
+        won = Upload.objects.filter(pk=current.pk, size=current.size).update(
+            size=new_size, parts=parts, sha256_so_far=sofar, updated=timezone.now()
+        )
+        if not won:
+            store.upload_discard_part(current.pk, part=part, start=current.size)
+            raise RangeInvalid("a concurrent chunk was written first")
+        if hasher is not None:
+            _hasher_put(current.pk, new_size, hasher)
+        current.size, current.parts, current.sha256_so_far = new_size, parts, sofar
+        return current
+
+
+def _range(size: int) -> str:
+    return f"0-{max(size - 1, 0)}"
+
+
+def upload_range(upload: Upload) -> str:
+    """The `Range` header value for an upload's status."""
+    return _range(upload.size)
+
+
+def upload_complete(*, upload: Upload, digest: Digest, chunks: Iterable[bytes] | None, length: int | None) -> Blob:
+    """Take an optional last chunk, verify the digest, commit the blob; the session is gone after."""
+    if chunks is not None and length != 0:
+        upload = upload_append(upload=upload, chunks=chunks, start=None, length=length)
+    store = blob_store()
+    with store.upload_lock(upload.id):
+        current = Upload.objects.filter(pk=upload.pk).select_related("repository").first()
+        if current is None:
+            raise BlobUploadUnknown()
+        if digest.algorithm == "sha256" and (current.sha256_so_far or current.size == 0):
+            actual = current.sha256_so_far or hashlib.sha256().hexdigest()
+        else:
+            actual = sha256_of(store.upload_iter(current.pk, parts=current.parts, size=current.size), digest.algorithm)
+        _hasher_drop(current.pk)
+        if actual != digest.hex:
+            # dist-spec: a mismatch fails the upload; nothing of it is kept.
+            _upload_destroy(current)
+            raise DigestInvalid(detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
+        if store.blob_exists(digest):
+            store.upload_delete(current.pk, parts=current.parts)
+        else:
+            store.upload_commit(current.pk, parts=current.parts, size=current.size, digest=digest)
+        with transaction.atomic():
+            blob = blob_record(digest=digest, size=current.size, repository=current.repository)
+            Upload.objects.filter(pk=current.pk).delete()
+    return blob
+
+
+def blob_push_monolithic(
+    *, repository: Repository, digest: Digest, chunks: Iterable[bytes], length: int | None
+) -> Blob:
+    """`POST ?digest=`: the whole blob in one request, without a session row."""
+    store = blob_store()
+    temp_id = uuid.uuid4()
+    hasher = hashlib.sha256() if digest.algorithm == "sha256" else hashlib.new(digest.algorithm)
+    body = BodyReader(chunks, hasher, limit=length)
+    parts: list = []
+    try:
+        with store.upload_lock(temp_id):
+            part = store.upload_append(temp_id, start=0, body=body)
+            if part:
+                parts.append([part, body.count])
+            if length is not None and body.count != length:
+                raise SizeInvalid(f"received {body.count} bytes, Content-Length said {length}")
+            if hasher.hexdigest() != digest.hex:
+                raise DigestInvalid(
+                    detail={"expected": str(digest), "actual": f"{digest.algorithm}:{hasher.hexdigest()}"}
+                )
+            if store.blob_exists(digest):
+                store.upload_delete(temp_id, parts=parts)
+            else:
+                store.upload_commit(temp_id, parts=parts, size=body.count, digest=digest)
+    except BodyTooLong as exc:
+        store.upload_delete(temp_id, parts=parts)
+        raise SizeInvalid("body is longer than Content-Length") from exc
+    except BaseException:
+        store.upload_delete(temp_id, parts=parts)
+        raise
+    return blob_record(digest=digest, size=body.count, repository=repository)
+
+
+def upload_cancel(*, upload: Upload) -> None:
+    """Cancel a session and drop its data."""
+    _hasher_drop(upload.pk)
+    _upload_destroy(upload)
+
+
+def _upload_destroy(upload: Upload) -> None:
+    blob_store().upload_delete(upload.pk, parts=upload.parts)
+    Upload.objects.filter(pk=upload.pk).delete()
+
+
+def upload_purge(*, older_than: timedelta) -> dict[str, int]:
+    """Delete sessions idle for longer than `older_than` and upload data that has no session."""
+    cutoff = timezone.now() - older_than
+    store = blob_store()
+    purged = 0
+    for upload in Upload.objects.filter(updated__lt=cutoff).iterator(chunk_size=500):
+        _upload_destroy(upload)
+        purged += 1
+    live = {str(pk) for pk in Upload.objects.values_list("pk", flat=True)}
+    orphans = 0
+    for name in store.upload_names():
+        if name in live:
+            continue
+        try:
+            upload_id = uuid.UUID(name)
+        except ValueError:
+            continue
+        if store.upload_age_seconds(upload_id) > older_than.total_seconds():
+            store.upload_delete(upload_id, parts=[])
+            orphans += 1
+    return {"sessions": purged, "orphans": orphans}
