@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from common.models import TimeStampedModel
+from registry.names import is_valid_project_name
 
 
 class Role(models.IntegerChoices):
@@ -31,6 +33,10 @@ class Project(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if not is_valid_project_name(self.name):
+            raise ValidationError({"name": "lowercase letters, digits and . _ - separators, at most 255 characters"})
 
 
 class Member(TimeStampedModel):

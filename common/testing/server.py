@@ -145,10 +145,16 @@ class RegistryServer:
         raise RuntimeError(f"registry did not start: {self.log_tail()}")
 
     def start_worker(self, *extra: str) -> subprocess.Popen:
-        log = open(self.var_dir / "worker.log", "ab")  # noqa: SIM115
+        return self._celery("worker", "--concurrency=1", *extra)
+
+    def start_beat(self, *extra: str) -> subprocess.Popen:
+        return self._celery("beat", "--max-interval=1", *extra)
+
+    def _celery(self, kind: str, *extra: str) -> subprocess.Popen:
+        log = open(self.var_dir / f"{kind}.log", "ab")  # noqa: SIM115 - lives as long as the process
         celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
         proc = subprocess.Popen(
-            [celery, "-A", "harbor_site", "worker", "--loglevel=INFO", "--concurrency=1", *extra],
+            [celery, "-A", "harbor_site", kind, "--loglevel=INFO", *extra],
             cwd=REPO_ROOT,
             env=self.env,
             stdout=log,
@@ -157,6 +163,14 @@ class RegistryServer:
         )
         self.processes.append(proc)
         return proc
+
+    def kill(self) -> None:
+        """SIGKILL every process (a crash, not a shutdown)."""
+        for proc in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        self.processes.clear()
 
     def log_tail(self, name: str = "gunicorn.log", lines: int = 40) -> str:
         path = self.var_dir / name
