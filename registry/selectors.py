@@ -12,7 +12,7 @@ from projects.models import Project
 from projects.permissions import Principal
 from registry.digest import Digest
 from registry.errors import BlobUnknown, ManifestUnknown, NameUnknown
-from registry.models import Artifact, Blob, Repository, Tag
+from registry.models import Artifact, Repository, Tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,21 +36,39 @@ def _require_repository(name: str) -> None:
         raise NameUnknown(detail={"name": name})
 
 
+# The hottest reads are written as fixed SQL: building the equivalent ORM query costs more
+# than running it (about 1 ms per request), and these run on every pull.
+_MANIFEST_BY_TAG = (
+    "SELECT a.digest, a.media_type, a.manifest FROM registry_tag t"
+    " JOIN registry_repository r ON r.id = t.repository_id"
+    " JOIN registry_artifact a ON a.id = t.artifact_id"
+    " WHERE r.name = %s AND t.name = %s"
+)
+_MANIFEST_BY_DIGEST = (
+    "SELECT a.digest, a.media_type, a.manifest FROM registry_artifact a"
+    " JOIN registry_repository r ON r.id = a.repository_id"
+    " WHERE r.name = %s AND a.digest = %s"
+)
+_BLOB_SIZE = (
+    "SELECT b.size FROM registry_blob b"
+    " JOIN registry_repositoryblob rb ON rb.blob_id = b.id"
+    " JOIN registry_repository r ON r.id = rb.repository_id"
+    " WHERE r.name = %s AND b.digest = %s"
+)
+
+
+def _one_row(sql: str, params: tuple) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def manifest_get(*, repository_name: str, reference: str) -> StoredManifest:
     """The stored manifest for a tag or digest (one query on a hit)."""
     if Digest.is_digest(reference):
-        digest = Digest.parse(reference)
-        row = (
-            Artifact.objects.filter(repository__name=repository_name, digest=str(digest))
-            .values_list("digest", "media_type", "manifest")
-            .first()
-        )
+        row = _one_row(_MANIFEST_BY_DIGEST, (repository_name, str(Digest.parse(reference))))
     else:
-        row = (
-            Tag.objects.filter(repository__name=repository_name, name=reference)
-            .values_list("artifact__digest", "artifact__media_type", "artifact__manifest")
-            .first()
-        )
+        row = _one_row(_MANIFEST_BY_TAG, (repository_name, reference))
     if row is None:
         _require_repository(repository_name)
         raise ManifestUnknown(detail={"reference": reference[:200]})
@@ -59,14 +77,10 @@ def manifest_get(*, repository_name: str, reference: str) -> StoredManifest:
 
 def blob_size_get(*, repository_name: str, digest: Digest) -> int:
     """Size of a blob readable in the repository; BLOB_UNKNOWN otherwise."""
-    size = (
-        Blob.objects.filter(digest=str(digest), repository_links__repository__name=repository_name)
-        .values_list("size", flat=True)
-        .first()
-    )
-    if size is None:
+    row = _one_row(_BLOB_SIZE, (repository_name, str(digest)))
+    if row is None:
         raise BlobUnknown(detail={"digest": str(digest)})
-    return int(size)
+    return int(row[0])
 
 
 def tag_names(*, repository_name: str, last: str | None, limit: int | None) -> list[str]:

@@ -42,7 +42,12 @@ def test_manifest_get_by_tag_is_one_query(client, repo_with_image, django_assert
     assert response.status_code == 200
     assert response["Docker-Content-Digest"] == repo_with_image["artifact"].digest
     with django_assert_max_num_queries(1):
-        assert client.head(f"/v2/hot/app/manifests/{repo_with_image['artifact'].digest}", HTTP_AUTHORIZATION=auth).status_code == 200
+        assert (
+            client.head(
+                f"/v2/hot/app/manifests/{repo_with_image['artifact'].digest}", HTTP_AUTHORIZATION=auth
+            ).status_code
+            == 200
+        )
 
 
 def test_blob_head_is_one_query(client, repo_with_image, django_assert_max_num_queries):
