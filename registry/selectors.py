@@ -83,16 +83,23 @@ def blob_size_get(*, repository_name: str, digest: Digest) -> int:
     return int(row[0])
 
 
-def tag_names(*, repository_name: str, last: str | None, limit: int | None) -> list[str]:
-    """Tag names after `last`, in lexical order; at most `limit`."""
+def _page(names, limit: int | None) -> tuple[list[str], bool]:  # noqa: ANN001 - a values_list queryset
+    """One page of names and whether more follow (one extra row fetched, never a second query)."""
+    if limit is None:
+        return list(names), False
+    rows = list(names[: limit + 1])
+    return rows[:limit], len(rows) > limit
+
+
+def tag_names(*, repository_name: str, last: str | None, limit: int | None) -> tuple[list[str], bool]:
+    """Tag names after `last` in lexical order, at most `limit`; and whether more follow."""
     queryset = Tag.objects.filter(repository__name=repository_name).alias(key=_bytewise("name"))
     if last:
         queryset = queryset.filter(key__gt=last)
-    names = queryset.order_by("key").values_list("name", flat=True)
-    result = list(names[:limit] if limit is not None else names)
+    result, more = _page(queryset.order_by("key").values_list("name", flat=True), limit)
     if not result and not last:
         _require_repository(repository_name)
-    return result
+    return result, more
 
 
 def visible_repositories(*, principal: Principal):  # noqa: ANN201 - a queryset
@@ -106,12 +113,12 @@ def visible_repositories(*, principal: Principal):  # noqa: ANN201 - a queryset
     return queryset.filter(project__in=Project.objects.filter(condition).values("pk"))
 
 
-def catalog_names(*, principal: Principal, last: str | None, limit: int | None) -> list[str]:
+def catalog_names(*, principal: Principal, last: str | None, limit: int | None) -> tuple[list[str], bool]:
+    """Repository names the principal may see after `last`, at most `limit`; and whether more follow."""
     queryset = visible_repositories(principal=principal).alias(key=_bytewise("name"))
     if last:
         queryset = queryset.filter(key__gt=last)
-    names = queryset.order_by("key").values_list("name", flat=True)
-    return list(names[:limit] if limit is not None else names)
+    return _page(queryset.order_by("key").values_list("name", flat=True), limit)
 
 
 def referrers(*, repository_name: str, digest: Digest, artifact_type: str | None) -> list[dict]:

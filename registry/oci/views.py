@@ -54,9 +54,9 @@ class CatalogView(RegistryView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         limit, last = page_size(request), request.GET.get("last") or None
-        names = selectors.catalog_names(principal=self.auth.full_principal(), last=last, limit=limit)
+        names, more = selectors.catalog_names(principal=self.auth.full_principal(), last=last, limit=limit)
         response = JsonResponse({"repositories": names})
-        if limit is not None and len(names) == limit:
+        if more:
             response["Link"] = link_header("/v2/_catalog", n=limit, last=names[-1])
         return response
 
@@ -65,9 +65,9 @@ class TagsListView(RegistryView):
     def get(self, request: HttpRequest) -> HttpResponse:
         self.require("pull")
         limit, last = page_size(request), request.GET.get("last") or None
-        tags = selectors.tag_names(repository_name=self.name.full, last=last, limit=limit)
+        tags, more = selectors.tag_names(repository_name=self.name.full, last=last, limit=limit)
         response = JsonResponse({"name": self.name.full, "tags": tags})
-        if limit is not None and len(tags) == limit:
+        if more:
             response["Link"] = link_header(f"/v2/{self.name.full}/tags/list", n=limit, last=tags[-1])
         return response
 

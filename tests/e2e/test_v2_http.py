@@ -405,10 +405,12 @@ def test_tags_list_paginates_with_link(admin):
             content=body,
         )
         assert response.status_code == 201
-    seen, url = [], f"/v2/{name}/tags/list?n=25"
+    seen, pages, url = [], 0, f"/v2/{name}/tags/list?n=20"
     while url:
         page = admin.request("GET", url, headers=auth)
         seen += page.json()["tags"]
+        pages += 1
         link = page.headers.get("Link")
         url = link[1 : link.index(">")] if link else None
     assert seen == [f"t{i:04d}" for i in range(60)]
+    assert pages == 3  # a full last page announces no next page
