@@ -1,0 +1,1 @@
+"""The individual measurements; each module has one run_*(bench) function per section group."""
