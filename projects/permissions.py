@@ -26,12 +26,9 @@ def _pairs(spec: dict[str, str]) -> frozenset[Pair]:
 _READ_SET = {
     "project": "read",
     "member": "read list",
-    "metadata": "read list",
     "label": "read list",
     "quota": "read",
     "repository": "read list pull",
-    "tag-retention": "read list",
-    "immutable-tag": "list",
     "configuration": "read",
     "robot": "read list",
     "scan": "read",
@@ -60,20 +57,20 @@ ROLE_PERMISSIONS: dict[int, frozenset[Pair]] = {
             "scan": "create stop read",
             "sbom": "create stop read",
             "scanner": "create read",
-            "artifact": "create read update delete list",
+            "artifact": "create read delete list",
             "artifact-addition": "read",
             "tag": "create delete list",
             "accessory": "list",
             "artifact-label": "create delete",
-            "export-cve": "create read",
+            "preheat-policy": "create read update delete list",
+            "export-cve": "create read list",
         }
     ),
     Role.MAINTAINER: _pairs(
         {
             "project": "read",
             "member": "read list",
-            "metadata": "create read update delete list",
-            "log": "list",
+            "metadata": "read",
             "label": "create read update delete list",
             "quota": "read",
             "repository": "create read update delete list pull push",
@@ -90,19 +87,18 @@ ROLE_PERMISSIONS: dict[int, frozenset[Pair]] = {
             "tag": "create delete list",
             "accessory": "list",
             "artifact-label": "create delete",
-            "export-cve": "create read",
+            "export-cve": "create read list",
         }
     ),
     Role.DEVELOPER: _pairs(
         {
             **_READ_SET,
-            "repository": "create read list pull push",
-            "scan": "create read",
-            "sbom": "create read",
+            "repository": "create read update list pull push",
+            "tag-retention": "create read update delete list operate",
             "artifact": "create read list",
             "tag": "create list",
             "artifact-label": "create delete",
-            "export-cve": "create read",
+            "export-cve": "create read list",
         }
     ),
     Role.GUEST: _pairs(_READ_SET),
@@ -110,12 +106,14 @@ ROLE_PERMISSIONS: dict[int, frozenset[Pair]] = {
         {
             "project": "read",
             "quota": "read",
-            "repository": "read pull",
+            "repository": "read list pull",
             "configuration": "read",
             "scan": "read",
             "sbom": "read",
-            "artifact": "read",
+            "scanner": "read",
+            "artifact": "read list",
             "artifact-addition": "read",
+            "tag": "list",
             "accessory": "list",
         }
     ),
@@ -124,14 +122,14 @@ ROLE_PERMISSIONS: dict[int, frozenset[Pair]] = {
 PUBLIC_PERMISSIONS: frozenset[Pair] = _pairs(
     {
         "project": "read",
-        "repository": "read list pull",
+        "repository": "list pull",
         "artifact": "read list",
         "artifact-addition": "read",
         "tag": "list",
         "accessory": "list",
         "label": "read list",
         "scan": "read",
-        "sbom": "read",
+        "scanner": "read",
     }
 )
 

@@ -21,7 +21,7 @@ class Digest:
     @classmethod
     def parse(cls, value: str) -> Digest:
         """Parse and validate `sha256:<64 hex>` or `sha512:<128 hex>`; raise DigestInvalid otherwise."""
-        match = _DIGEST_RE.match(value or "")
+        match = _DIGEST_RE.fullmatch(value or "")
         if not match:
             raise DigestInvalid(f"invalid digest {value[:140]!r}")
         algorithm, hexpart = match.groups()

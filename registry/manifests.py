@@ -60,6 +60,11 @@ def _normalise_content_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
 
 
+def _is_string_map(value: Any) -> bool:
+    # image-spec: annotations are string-to-string maps (anything else breaks clients reading referrers).
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
 def _descriptor(raw: Any, where: str) -> Descriptor:
     if not isinstance(raw, dict):
         raise ManifestInvalid(f"{where} must be a descriptor object")
@@ -77,10 +82,13 @@ def _descriptor(raw: Any, where: str) -> Descriptor:
     except DigestInvalid as exc:
         raise ManifestInvalid(f"{where}.digest: {exc.message}") from exc
     artifact_type = raw.get("artifactType", "")
-    annotations = raw.get("annotations") or {}
-    if not isinstance(artifact_type, str) or not isinstance(annotations, dict):
-        raise ManifestInvalid(f"{where}: artifactType must be a string and annotations an object")
+    annotations = raw.get("annotations")
+    annotations = {} if annotations is None else annotations
+    if not isinstance(artifact_type, str) or not _is_string_map(annotations):
+        raise ManifestInvalid(f"{where}: artifactType must be a string and annotations an object of strings")
     urls = raw.get("urls")
+    if urls is not None and not (isinstance(urls, list) and all(isinstance(u, str) for u in urls)):
+        raise ManifestInvalid(f"{where}.urls must be an array of strings")
     external = bool(urls) and (
         media_type == mt.DOCKER_FOREIGN_LAYER or media_type.startswith(mt.OCI_NONDISTRIBUTABLE_PREFIX)
     )
@@ -137,12 +145,14 @@ def manifest_parse(body: bytes, *, content_type: str | None, max_size: int) -> M
         # image-spec: a document with both is ambiguous unless mediaType says what it is.
         raise ManifestInvalid("ambiguous manifest: both layers and manifests without mediaType")
     media_type = _detect_media_type(doc, ctype)
-    if doc.get("schemaVersion") != 2:
+    schema_version = doc.get("schemaVersion")
+    if type(schema_version) is not int or schema_version != 2:  # 2.0 and true are not the integer 2
         raise ManifestInvalid("schemaVersion must be 2")
     artifact_type = doc.get("artifactType", "")
-    annotations = doc.get("annotations") or {}
-    if not isinstance(artifact_type, str) or not isinstance(annotations, dict):
-        raise ManifestInvalid("artifactType must be a string and annotations an object")
+    annotations = doc.get("annotations")
+    annotations = {} if annotations is None else annotations
+    if not isinstance(artifact_type, str) or not _is_string_map(annotations):
+        raise ManifestInvalid("artifactType must be a string and annotations an object of strings")
     subject = _descriptor(doc["subject"], "subject") if doc.get("subject") is not None else None
 
     if media_type in mt.INDEXES:

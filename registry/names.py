@@ -24,7 +24,7 @@ class RepositoryName:
 
     @classmethod
     def parse(cls, value: str) -> RepositoryName:
-        if not value or len(value) > MAX_NAME_LENGTH or not _NAME_RE.match(value):
+        if not value or len(value) > MAX_NAME_LENGTH or not _NAME_RE.fullmatch(value):
             raise NameInvalid(f"invalid repository name {value[:300]!r}")
         project, _, rest = value.partition("/")
         if not rest:
@@ -38,10 +38,10 @@ class RepositoryName:
 
 def tag_validate(tag: str) -> str:
     """Return the tag if it matches the spec's tag grammar, else raise."""
-    if not _TAG_RE.match(tag):
+    if not _TAG_RE.fullmatch(tag):
         raise ManifestInvalid(f"invalid tag {tag[:200]!r}")
     return tag
 
 
 def is_valid_project_name(value: str) -> bool:
-    return bool(value) and len(value) <= MAX_NAME_LENGTH and "/" not in value and bool(_NAME_RE.match(value))
+    return bool(value) and len(value) <= MAX_NAME_LENGTH and "/" not in value and bool(_NAME_RE.fullmatch(value))

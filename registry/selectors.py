@@ -97,7 +97,8 @@ def tag_names(*, repository_name: str, last: str | None, limit: int | None) -> t
     if last:
         queryset = queryset.filter(key__gt=last)
     result, more = _page(queryset.order_by("key").values_list("name", flat=True), limit)
-    if not result and not last:
+    if not result:
+        # dist-spec: an unknown repository is NAME_UNKNOWN on every page, `last` or not.
         _require_repository(repository_name)
     return result, more
 
