@@ -53,7 +53,16 @@ class RepositoryAdmin(admin.ModelAdmin):
 
 @admin.register(Artifact)
 class ArtifactAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("digest", "repository", "media_type", "artifact_type", "human_size", "tag_list", "push_time", "pull_time")
+    list_display = (
+        "digest",
+        "repository",
+        "media_type",
+        "artifact_type",
+        "human_size",
+        "tag_list",
+        "push_time",
+        "pull_time",
+    )
     list_filter = ("media_type", "artifact_type")
     search_fields = ("digest", "repository__name", "tags__name")
     list_select_related = ("repository",)

@@ -89,7 +89,11 @@ class ManifestView(RegistryView):
         self.require("push")
         length = body_length(request)
         if length is not None and length > settings.MAX_MANIFEST_SIZE:
-            # dist-spec: refuse an oversized manifest before reading or parsing it.
+            # dist-spec: refuse an oversized manifest before parsing it. A body up to twice the
+            # limit is drained unparsed so the client reads the 413 instead of a reset connection.
+            if length <= 2 * settings.MAX_MANIFEST_SIZE:
+                for _piece in body_chunks(request, length):
+                    pass
             raise PayloadTooLarge(f"manifest is larger than {settings.MAX_MANIFEST_SIZE} bytes")
         body = b""
         for piece in body_chunks(request, length):

@@ -41,7 +41,11 @@ def _status(client: V2Client, location: str, auth: dict) -> str:
 
 
 def _blob_count(server: RegistryServer) -> int:
-    return len(list((server.var_dir / "storage" / "blobs").rglob("*"))) if (server.var_dir / "storage" / "blobs").exists() else 0
+    return (
+        len(list((server.var_dir / "storage" / "blobs").rglob("*")))
+        if (server.var_dir / "storage" / "blobs").exists()
+        else 0
+    )
 
 
 def test_client_disconnect_keeps_last_good_offset_and_resumes(server):
@@ -61,7 +65,9 @@ def test_client_disconnect_keeps_last_good_offset_and_resumes(server):
     assert _status(client, location, auth) == f"0-{(1 << 20) - 1}"
     assert _blob_count(server) == blobs_before
     # Resume from the last good offset and finish: the blob is exactly the data.
-    rest = client.request("PATCH", location, headers={**auth, "Content-Range": f"{1 << 20}-{len(data) - 1}"}, content=data[1 << 20 :])
+    rest = client.request(
+        "PATCH", location, headers={**auth, "Content-Range": f"{1 << 20}-{len(data) - 1}"}, content=data[1 << 20 :]
+    )
     assert rest.status_code == 202, rest.text
     done = client.request("PUT", f"{location}?digest={digest_of(data)}", headers=auth)
     assert done.status_code == 201, done.text

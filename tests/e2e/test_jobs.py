@@ -52,7 +52,8 @@ def test_beat_schedules_the_purge_and_the_worker_removes_stale_sessions(jobs_ser
         "from registry.models import Upload; from django_celery_beat.models import IntervalSchedule, PeriodicTask; "
         f"Upload.objects.filter(pk='{stale_id}').update(updated=timezone.now() - timedelta(days=3)); "
         "every, _ = IntervalSchedule.objects.get_or_create(every=2, period='seconds'); "
-        "PeriodicTask.objects.filter(name='Purge stale upload sessions').update(interval=every)"
+        "task = PeriodicTask.objects.get(name='Purge stale upload sessions'); "
+        "task.interval = every; task.save()"  # save() (not update()) tells beat the schedule changed
     )
     deadline = time.monotonic() + 90
     runs: list[dict] = []
