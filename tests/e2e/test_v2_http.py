@@ -414,3 +414,30 @@ def test_tags_list_paginates_with_link(admin):
         url = link[1 : link.index(">")] if link else None
     assert seen == [f"t{i:04d}" for i in range(60)]
     assert pages == 3  # a full last page announces no next page
+
+
+@pytest.mark.parametrize("size", [100, 300_000])  # inside gunicorn's first read, and past it
+def test_pipelined_requests_after_a_streamed_body(client_for, registry_server, size):
+    """A blob body read straight from the socket leaves the next pipelined request intact."""
+    dev = client_for("dev")
+    token = dev.bearer(PUSH)["Authorization"]
+    data = os.urandom(size)
+    digest = digest_of(data)
+    first = (
+        f"POST /v2/{REPO}/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    ).encode() + data
+    second = f"HEAD /v2/{REPO}/blobs/{digest} HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\r\n".encode()
+    conn = http.client.HTTPConnection("127.0.0.1", registry_server.port, timeout=10)
+    conn.connect()
+    conn.sock.sendall(first + second)  # both requests in one write: the second sits behind the body
+    responses = []
+    for method in ("POST", "HEAD"):
+        response = http.client.HTTPResponse(conn.sock, method=method)
+        response.begin()
+        response.read()
+        responses.append(response)
+    assert responses[0].status == 201
+    assert responses[1].status == 200
+    assert int(responses[1].getheader("Content-Length")) == len(data)
+    conn.close()
