@@ -29,9 +29,10 @@ if EMBEDDED:
             "timeout": 30,
         }
     )
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("HARBOR_DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Persistent connections: opening one (and, on SQLite, setting its pragmas) per request
+# would cost more than the queries of a manifest GET.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("HARBOR_DATABASE_CONN_MAX_AGE", default=300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- secrets ------------------------------------------------------------
 SECRET_KEY = env.str("HARBOR_SECRET_KEY", default="")
@@ -122,7 +123,7 @@ elif STORAGE_BACKEND == "s3":
             "region_name": env.str("HARBOR_STORAGE_S3_REGION", default=None),
             "access_key": env.str("HARBOR_STORAGE_S3_ACCESS_KEY", default=None),
             "secret_key": env.str("HARBOR_STORAGE_S3_SECRET_KEY", default=None),
-            "location": env.str("HARBOR_STORAGE_S3_PREFIX", default=""),
+            "location": env.str("HARBOR_STORAGE_S3_PREFIX", default="").strip("/"),  # keys: <prefix>/blobs/...
             "file_overwrite": True,
             "querystring_expire": 1200,
         },
