@@ -22,15 +22,24 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, storages
 
 from registry.digest import Digest
 
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
+
 CHUNK_SIZE = 1024 * 1024
-S3_MIN_PART = 5 * 1024 * 1024
+S3_MIN_PART = 5 * 1024 * 1024  # S3: every part of a multipart upload but the last
+S3_MAX_PART = 5 * 1024**3  # S3: largest part (and largest single CopyObject)
+S3_MAX_PARTS = 10_000
+S3_COPY_STEP = 1024**3  # sub-ranges of a chunk larger than S3_MAX_PART
+S3_UPLOAD_PART = 8 * 1024 * 1024  # parts of a streamed upload of known length (grown past 10,000 parts)
+S3_STREAM_PART = 16 * 1024 * 1024  # parts of a streamed upload of unknown length
+S3_MAX_BUFFERED = 2  # parts of a streamed upload held in memory (and sent) at once
 
 
 def blob_name(digest: Digest) -> str:
@@ -59,12 +68,16 @@ class BodyReader:
         if size is None or size < 0:
             data, self._buffer = self._buffer + b"".join(self._chunks), b""
             return self._take(data)
-        while len(self._buffer) < size:
+        # Collect pieces and join once: `+=` on bytes would copy the buffer for every piece.
+        pieces, have = [self._buffer], len(self._buffer)
+        while have < size:
             piece = next(self._chunks, b"")
             if not piece:
                 break
-            self._buffer += piece
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
+            pieces.append(piece)
+            have += len(piece)
+        joined = b"".join(pieces) if len(pieces) > 1 else self._buffer
+        data, self._buffer = joined[:size], joined[size:]
         return self._take(data)
 
     def __iter__(self) -> Iterator[bytes]:
@@ -261,17 +274,79 @@ class FilesystemBlobStore(BlobStore):
 
 
 class ObjectBlobStore(BlobStore):
-    """Object stores (S3): one object per chunk; commit copies server-side."""
+    """Object stores (S3): one object per chunk; commit copies server-side.
+
+    All calls go through the boto3 client of the current thread (django-storages keeps one
+    connection per thread; its cached `bucket` resource is shared and not thread-safe).
+    """
 
     def _key(self, name: str) -> str:
-        return self.storage._normalize_name(self.storage._clean_name(name))
+        """The object key of a store name: cleaned, under the configured prefix (`location`)."""
+        from storages.utils import clean_name
+
+        return str(self.storage._normalize_name(clean_name(name)))
+
+    def _prefix(self, upload_id: uuid.UUID) -> str:
+        return self._key(f"uploads/{upload_id}") + "/"
 
     @property
     def _client(self) -> Any:
         return self.storage.connection.meta.client
 
+    @property
+    def _bucket(self) -> str:
+        return str(self.storage.bucket_name)
+
+    def _transfer(self, size: int | None) -> TransferConfig:
+        """Bounded buffering: a non-seekable stream is held at most S3_MAX_BUFFERED parts at a time."""
+        from boto3.s3.transfer import TransferConfig  # boto3 loads only on the object-store path
+
+        # Known length: parts grow past S3_UPLOAD_PART only to stay within 10,000 parts; unknown
+        # length (a chunked body): S3_STREAM_PART parts leave room for S3_STREAM_PART * 10,000 bytes.
+        chunk = S3_STREAM_PART if size is None else max(S3_UPLOAD_PART, -(-size // S3_MAX_PARTS))
+        config = TransferConfig(
+            multipart_threshold=chunk,
+            multipart_chunksize=chunk,
+            max_concurrency=S3_MAX_BUFFERED,
+            use_threads=True,
+        )
+        config.max_in_memory_upload_chunks = S3_MAX_BUFFERED
+        return config
+
+    def _head(self, name: str) -> dict | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return dict(self._client.head_object(Bucket=self._bucket, Key=self._key(name)))
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            raise
+
+    def _list(self, prefix: str) -> Iterator[dict]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            yield from page.get("Contents", ())
+
+    # --- committed blobs ---------------------------------------------------
+    def blob_exists(self, digest: Digest) -> bool:
+        return self._head(blob_name(digest)) is not None
+
+    def blob_size(self, digest: Digest) -> int:
+        head = self._head(blob_name(digest))
+        if head is None:
+            raise FileNotFoundError(blob_name(digest))
+        return int(head["ContentLength"])
+
+    def blob_delete(self, digest: Digest) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=self._key(blob_name(digest)))
+
+    def blob_write(self, digest: Digest, data: bytes) -> None:
+        if not self.blob_exists(digest):
+            self._client.put_object(Bucket=self._bucket, Key=self._key(blob_name(digest)), Body=data)
+
     def blob_iter(self, digest: Digest, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        params: dict[str, Any] = {"Bucket": self.storage.bucket_name, "Key": self._key(blob_name(digest))}
+        params: dict[str, Any] = {"Bucket": self._bucket, "Key": self._key(blob_name(digest))}
         if start or end is not None:
             params["Range"] = f"bytes={start}-{'' if end is None else end}"
         body = self._client.get_object(**params)["Body"]
@@ -285,66 +360,120 @@ class ObjectBlobStore(BlobStore):
             return None
         return str(self.storage.url(blob_name(digest)))
 
+    # --- uploads -----------------------------------------------------------
     def _part_name(self, upload_id: uuid.UUID, start: int) -> str:
         return f"uploads/{upload_id}/{start:016d}-{uuid.uuid4().hex}"
 
     def upload_append(self, upload_id: uuid.UUID, *, start: int, body: BodyReader) -> str:
         name = self._part_name(upload_id, start)
-        self._client.upload_fileobj(body, self.storage.bucket_name, self._key(name))
+        # s3transfer reads the non-seekable body part by part (put_object below the threshold,
+        # a multipart upload above it, aborted if the body fails), so memory stays bounded.
+        self._client.upload_fileobj(body, self._bucket, self._key(name), Config=self._transfer(body.limit))
+        if body.count == 0:
+            self.upload_discard_part(upload_id, part=name, start=start)
+            return ""
         return name
 
     def upload_discard_part(self, upload_id: uuid.UUID, *, part: str, start: int) -> None:
         if part:
-            self.storage.delete(part)
+            self._client.delete_object(Bucket=self._bucket, Key=self._key(part))
 
     def upload_iter(self, upload_id: uuid.UUID, *, parts: list, size: int) -> Iterator[bytes]:
+        remaining = size
         for name, _part_size in parts:
-            body = self._client.get_object(Bucket=self.storage.bucket_name, Key=self._key(name))["Body"]
+            if remaining <= 0:
+                break
+            body = self._client.get_object(Bucket=self._bucket, Key=self._key(name))["Body"]
             try:
-                yield from body.iter_chunks(CHUNK_SIZE)
+                for piece in body.iter_chunks(CHUNK_SIZE):
+                    piece = piece[:remaining]
+                    remaining -= len(piece)
+                    yield piece
+                    if remaining <= 0:
+                        break
             finally:
                 body.close()
+        if remaining > 0:
+            raise OSError("upload data is shorter than recorded")
 
     def upload_commit(self, upload_id: uuid.UUID, *, parts: list, size: int, digest: Digest) -> None:
-        bucket, target = self.storage.bucket_name, self._key(blob_name(digest))
+        bucket, target = self._bucket, self._key(blob_name(digest))
         client = self._client
+        ranges = _copy_ranges(parts)
         if not parts:
             client.put_object(Bucket=bucket, Key=target, Body=b"")
         elif len(parts) == 1:
-            client.copy({"Bucket": bucket, "Key": self._key(parts[0][0])}, bucket, target)
-        elif all(part_size >= S3_MIN_PART for _name, part_size in parts[:-1]):
-            mpu = client.create_multipart_upload(Bucket=bucket, Key=target)
-            try:
-                done = []
-                for number, (name, _part_size) in enumerate(parts, start=1):
-                    result = client.upload_part_copy(
-                        Bucket=bucket,
-                        Key=target,
-                        UploadId=mpu["UploadId"],
-                        PartNumber=number,
-                        CopySource={"Bucket": bucket, "Key": self._key(name)},
-                    )
-                    done.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
-                client.complete_multipart_upload(
-                    Bucket=bucket, Key=target, UploadId=mpu["UploadId"], MultipartUpload={"Parts": done}
-                )
-            except Exception:
-                client.abort_multipart_upload(Bucket=bucket, Key=target, UploadId=mpu["UploadId"])
-                raise
+            # Managed copy: CopyObject, or a multipart copy for large objects; server-side either way.
+            source = {"Bucket": bucket, "Key": self._key(parts[0][0])}
+            client.copy(source, bucket, target, Config=self._transfer(size))
+        elif ranges is not None:
+            self._multipart_copy(target, ranges)
         else:
-            # Small chunks can't be multipart-copied (5 MiB minimum): stream them through once.
+            # Chunks under S3's 5 MiB part minimum can't be multipart-copied: stream them through once.
             reader = BodyReader(self.upload_iter(upload_id, parts=parts, size=size), None)
-            client.upload_fileobj(reader, bucket, target)
+            client.upload_fileobj(reader, bucket, target, Config=self._transfer(size))
         self.upload_delete(upload_id, parts=parts)
 
+    def _multipart_copy(self, target: str, ranges: list[tuple[str, str | None]]) -> None:
+        client, bucket = self._client, self._bucket
+        upload_id = client.create_multipart_upload(Bucket=bucket, Key=target)["UploadId"]
+        try:
+            done = []
+            for number, (name, byte_range) in enumerate(ranges, start=1):
+                extra = {"CopySourceRange": byte_range} if byte_range else {}
+                result = client.upload_part_copy(
+                    Bucket=bucket,
+                    Key=target,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource={"Bucket": bucket, "Key": self._key(name)},
+                    **extra,
+                )
+                done.append({"PartNumber": number, "ETag": result["CopyPartResult"]["ETag"]})
+            client.complete_multipart_upload(
+                Bucket=bucket, Key=target, UploadId=upload_id, MultipartUpload={"Parts": done}
+            )
+        except BaseException:
+            with contextlib.suppress(Exception):
+                client.abort_multipart_upload(Bucket=bucket, Key=target, UploadId=upload_id)
+            raise
+
     def upload_age_seconds(self, upload_id: uuid.UUID) -> float:
-        prefix = self._key(f"uploads/{upload_id}/")
-        stamps = [obj.last_modified.timestamp() for obj in self.storage.bucket.objects.filter(Prefix=prefix)]
+        stamps = [obj["LastModified"].timestamp() for obj in self._list(self._prefix(upload_id))]
         return time.time() - max(stamps) if stamps else float("inf")
 
     def upload_delete(self, upload_id: uuid.UUID, *, parts: list) -> None:
-        prefix = self._key(f"uploads/{upload_id}/")
-        self.storage.bucket.objects.filter(Prefix=prefix).delete()
+        # Every part lives under the upload's prefix, with any stray part an interrupted append left.
+        keys = [{"Key": obj["Key"]} for obj in self._list(self._prefix(upload_id))]
+        for first in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            result = self._client.delete_objects(
+                Bucket=self._bucket, Delete={"Objects": keys[first : first + 1000], "Quiet": True}
+            )
+            if result.get("Errors"):
+                raise OSError(f"could not delete upload data: {result['Errors'][:3]}")
+
+    def upload_names(self) -> list[str]:
+        prefix = self._key("uploads") + "/"
+        names: list[str] = []
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
+            names += [entry["Prefix"][len(prefix) :].rstrip("/") for entry in page.get("CommonPrefixes", ())]
+        return names
+
+
+def _copy_ranges(parts: list) -> list[tuple[str, str | None]] | None:
+    """UploadPartCopy sources for the chunks, or None when S3's part rules can't be met."""
+    ranges: list[tuple[str, str | None]] = []
+    for index, (name, size) in enumerate(parts):
+        if size < S3_MIN_PART and index < len(parts) - 1:
+            return None  # every part but the last must be at least 5 MiB
+        if size <= S3_MAX_PART:
+            ranges.append((name, None))
+            continue
+        pieces = -(-size // S3_COPY_STEP)  # even split: no sub-range falls under the minimum
+        bounds = [size * i // pieces for i in range(pieces + 1)]
+        ranges += [(name, f"bytes={bounds[i]}-{bounds[i + 1] - 1}") for i in range(pieces)]
+    return ranges if len(ranges) <= S3_MAX_PARTS else None
 
 
 @cache
