@@ -6,13 +6,13 @@ import json
 import logging
 from collections.abc import Iterator
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from registry.auth.authentication import RegistryAuth, registry_authenticate, registry_require
-from registry.errors import RegistryError, SizeInvalid
+from registry.errors import BlobUploadInvalid, RegistryError, SizeInvalid
 from registry.names import RepositoryName
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,16 @@ def _gunicorn_body(request: HttpRequest, length: int) -> Iterator[bytes] | None:
 
 
 def body_chunks(request: HttpRequest, length: int | None) -> Iterator[bytes]:
-    """The request body in chunks, never buffered whole (chunked bodies read from wsgi.input)."""
+    """The request body in chunks, never buffered whole; a client that goes away mid-body is a 400."""
+    try:
+        yield from _body_chunks(request, length)
+    except (OSError, UnreadablePostError) as exc:
+        # Connection reset or closed early: the upload keeps its last good offset (the caller
+        # discards the partial chunk); report it as the client's error, not a server fault.
+        raise BlobUploadInvalid(f"the request body was interrupted: {exc}") from exc
+
+
+def _body_chunks(request: HttpRequest, length: int | None) -> Iterator[bytes]:
     if length:
         direct = _gunicorn_body(request, length)
         if direct is not None:

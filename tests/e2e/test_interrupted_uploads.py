@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
 import time
 
 import pytest
@@ -64,6 +65,14 @@ def test_client_disconnect_keeps_last_good_offset_and_resumes(server):
     time.sleep(1.0)
     assert _status(client, location, auth) == f"0-{(1 << 20) - 1}"
     assert _blob_count(server) == blobs_before
+    # A connection reset (RST, not FIN) mid-body is the client's failure: no 500, no traceback.
+    sock = _raw_patch(server.port, location, token, 2 << 20, data[1 << 20 : (1 << 20) + 200_000])
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.5)
+    sock.close()
+    time.sleep(1.0)
+    assert _status(client, location, auth) == f"0-{(1 << 20) - 1}"
+    assert "Traceback" not in server.log_tail(lines=400)
     # Resume from the last good offset and finish: the blob is exactly the data.
     rest = client.request(
         "PATCH", location, headers={**auth, "Content-Range": f"{1 << 20}-{len(data) - 1}"}, content=data[1 << 20 :]
