@@ -5,6 +5,7 @@ from django.views.static import serve
 
 urlpatterns = [
     path("", include("registry.oci.urls")),
+    path("api/v2.0/", include("harbor_site.api_urls")),
     path("admin/", admin.site.urls),
     # The operator console's assets; behind a proxy in production, served here by default.
     re_path(r"^static/(?P<path>.*)$", serve, {"document_root": settings.STATIC_ROOT}),

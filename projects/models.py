@@ -39,15 +39,100 @@ class Project(TimeStampedModel):
             raise ValidationError({"name": "lowercase letters, digits and . _ - separators, at most 255 characters"})
 
 
+class GroupType(models.IntegerChoices):
+    """Harbor's user group types."""
+
+    LDAP = 1, "LDAP"
+    HTTP = 2, "HTTP"
+    OIDC = 3, "OIDC"
+
+
+class UserGroup(TimeStampedModel):
+    """A group of users from an identity source; members of a group get the group's project roles."""
+
+    name = models.CharField(max_length=255)
+    group_type = models.PositiveSmallIntegerField(choices=GroupType.choices)
+    ldap_group_dn = models.CharField(max_length=512, blank=True, default="")
+    users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="harbor_groups")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["name", "group_type"], name="usergroup_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_group_type_display()})"
+
+
 class Member(TimeStampedModel):
-    """A user's role in a project (groups come with the identity work)."""
+    """A user's or a group's role in a project."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="project_memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="project_memberships"
+    )
+    group = models.ForeignKey(UserGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships")
     role = models.PositiveSmallIntegerField(choices=Role.choices)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "user"], name="member_unique_user")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="member_unique_user"),
+            models.UniqueConstraint(fields=["project", "group"], name="member_unique_group"),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="member_user_xor_group",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.project} as {self.get_role_display()}"
+        return f"{self.user or self.group} in {self.project} as {self.get_role_display()}"
+
+
+class UserProfile(models.Model):
+    """Harbor's user fields that Django's user model lacks."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="harbor_profile")
+    realname = models.CharField(max_length=255, blank=True, default="")
+    comment = models.CharField(max_length=1024, blank=True, default="")
+    password_changed = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"
+
+
+class Robot(TimeStampedModel):
+    """A robot account v2: `robot$<project>+<name>` (project level) or `robot$<name>` (system level)."""
+
+    name = models.CharField(max_length=255)  # the short name; the full name is derived
+    description = models.TextField(blank=True, default="")
+    level = models.CharField(max_length=16, choices=[("system", "system"), ("project", "project")])
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="robots")
+    secret_hash = models.CharField(max_length=255)  # a Django password hash; the secret itself is never kept
+    disabled = models.BooleanField(default=False)
+    duration = models.IntegerField(default=-1)  # days; -1 never expires
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # [{"kind": "project"|"system", "namespace": "<project>"|"/", "access": [{"resource", "action", "effect"}]}]
+    permissions = models.JSONField(default=list, blank=True)
+    creator_type = models.CharField(max_length=16, blank=True, default="")  # "local" user or "robot"
+    creator_ref = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="robot_unique_name")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        prefix = "robot$"
+        return f"{prefix}{self.project.name}+{self.name}" if self.project_id else f"{prefix}{self.name}"
+
+
+class Quota(TimeStampedModel):
+    """A project's storage quota: `hard` bytes (-1 unlimited) and `used` bytes, kept in the push transaction."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="quota")
+    hard = models.BigIntegerField(default=-1)
+    used = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"quota of {self.project}: {self.used}/{self.hard}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.db.models import Q
+
 from projects.models import Member, Project, Role
 
 if TYPE_CHECKING:
@@ -162,9 +164,28 @@ class Principal:
         if self.user is None:
             return frozenset()
         if project.pk not in self._roles:
-            roles = Member.objects.filter(project_id=project.pk, user_id=self.user.pk).values_list("role", flat=True)
+            roles = (
+                Member.objects.filter(project_id=project.pk)
+                .filter(Q(user_id=self.user.pk) | Q(group__users=self.user.pk))
+                .values_list("role", flat=True)
+            )
             self._roles[project.pk] = frozenset(roles)
         return self._roles[project.pk]
+
+    def preload_roles(self, projects: list[Project]) -> None:
+        """Fetch roles for many projects in one query (lists would otherwise query per row)."""
+        missing = [p.pk for p in projects if p.pk not in self._roles]
+        if self.user is None or not missing:
+            return
+        found: dict[int, set[int]] = {pk: set() for pk in missing}
+        rows = (
+            Member.objects.filter(project_id__in=missing)
+            .filter(Q(user_id=self.user.pk) | Q(group__users=self.user.pk))
+            .values_list("project_id", "role")
+        )
+        for project_id, role in rows:
+            found[project_id].add(role)
+        self._roles.update({pk: frozenset(roles) for pk, roles in found.items()})
 
 
 def project_permissions(principal: Principal, project: Project) -> frozenset[Pair]:

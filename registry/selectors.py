@@ -110,7 +110,7 @@ def visible_repositories(*, principal: Principal):  # noqa: ANN201 - a queryset
         return queryset
     condition = Q(public=True)
     if principal.user is not None:
-        condition |= Q(members__user_id=principal.user.pk)
+        condition |= Q(members__user_id=principal.user.pk) | Q(members__group__users=principal.user.pk)
     return queryset.filter(project__in=Project.objects.filter(condition).values("pk"))
 
 

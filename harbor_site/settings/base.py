@@ -176,6 +176,23 @@ ADMIN_PASSWORD = env.str("HARBOR_ADMIN_PASSWORD", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "projects.api.authentication.BasicAuthentication",
+        "projects.api.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["projects.api.permissions.Authorized"],
+    "DEFAULT_PAGINATION_CLASS": "common.api.pagination.HarborPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Harbor API",
+    "DESCRIPTION": "Harbor's v2.0 REST API, served by harbor-django.",
+    "VERSION": "2.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v2.0",
 }
 
 LOGGING = {

@@ -7,8 +7,8 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from projects.authentication import basic_credentials, user_authenticate
 from projects.permissions import Principal
-from registry.auth.authentication import basic_credentials, user_authenticate
 from registry.auth.scopes import scopes_parse
 from registry.services.tokens import token_for
 
