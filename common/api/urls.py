@@ -1,0 +1,3 @@
+"""Routes for system endpoints: systeminfo, health, ping, statistics, search, configurations."""
+
+urlpatterns: list = []

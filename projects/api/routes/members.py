@@ -1,0 +1,3 @@
+"""Routes for members (filled in by the members API)."""
+
+urlpatterns: list = []

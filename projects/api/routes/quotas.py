@@ -1,0 +1,3 @@
+"""Routes for quotas (filled in by the quotas API)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes for robots (filled in by the robots API)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes for users (filled in by the users API)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Routes for repositories, artifacts, tags, labels."""
+
+urlpatterns: list = []
