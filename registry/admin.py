@@ -13,11 +13,21 @@ from registry.services.uploads import upload_cancel
 
 
 class ReadOnlyMixin:
+    """Browse only: no add, no edit, and no generic delete (deletes are actions that call services)."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
 
 class TagInline(ReadOnlyMixin, admin.TabularInline):
@@ -87,13 +97,6 @@ class ArtifactAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # deletes go through the delete_artifacts action (a service)
 
     @admin.display(description="size", ordering="size")
     def human_size(self, obj: Artifact) -> str:
@@ -128,13 +131,6 @@ class TagAdmin(ReadOnlyMixin, admin.ModelAdmin):
     actions = ["delete_tags"]
     show_full_result_count = False
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="artifact")
     def artifact_digest(self, obj: Tag) -> str:
@@ -154,9 +150,6 @@ class BlobAdmin(ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = ("digest", "size", "created")
     show_full_result_count = False
 
-    def has_delete_permission(self, request, obj=None):
-        return False  # blobs go through garbage collection only
-
     @admin.display(description="size", ordering="size")
     def human_size(self, obj: Blob) -> str:
         return filesizeformat(obj.size)
@@ -170,13 +163,6 @@ class UploadAdmin(ReadOnlyMixin, admin.ModelAdmin):
     readonly_fields = ("id", "repository", "owner", "size", "parts", "sha256_so_far", "created", "updated")
     actions = ["cancel_uploads"]
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Cancel selected uploads (drop their data)")
     def cancel_uploads(self, request, queryset):

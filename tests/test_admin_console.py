@@ -2,33 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 from django.urls import reverse
 
 from projects.models import Project
-from registry.models import Artifact, Blob, Repository, RepositoryBlob, Tag, Upload
+from projects.tests.factories import ProjectFactory
+from registry.models import Artifact, Tag, Upload
+from registry.tests.factories import ArtifactFactory, RepositoryBlobFactory, RepositoryFactory, TagFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def seeded():
-    project = Project.objects.create(name="console", public=False)
-    repository = Repository.objects.create(name="console/app", project=project)
-    blob = Blob.objects.create(digest="sha256:" + "a" * 64, size=1234)
-    RepositoryBlob.objects.create(repository=repository, blob=blob)
-    body = b'{"schemaVersion":2}'
-    artifact = Artifact.objects.create(
-        repository=repository,
-        digest="sha256:" + hashlib.sha256(body).hexdigest(),
-        media_type="application/vnd.oci.image.manifest.v1+json",
-        manifest=body,
-        manifest_size=len(body),
-        size=len(body) + 1234,
-    )
-    Tag.objects.create(repository=repository, name="v1", artifact=artifact)
+    project = ProjectFactory(name="console")
+    repository = RepositoryFactory(name="console/app", project=project)
+    blob = RepositoryBlobFactory(repository=repository).blob
+    artifact = ArtifactFactory(repository=repository)
+    TagFactory(repository=repository, artifact=artifact, name="v1")
     upload = Upload.objects.create(repository=repository, owner="admin")
     return {"project": project, "repository": repository, "blob": blob, "artifact": artifact, "upload": upload}
 

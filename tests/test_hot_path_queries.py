@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
-from projects.models import Project
+from projects.tests.factories import ProjectFactory
 from registry.auth.scopes import Scope
 from registry.auth.token import token_issue
-from registry.models import Artifact, Blob, Repository, RepositoryBlob, Tag
+from registry.models import Tag
+from registry.tests.factories import ArtifactFactory, BlobFactory, RepositoryBlobFactory, RepositoryFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def repo_with_image():
-    project = Project.objects.create(name="hot", public=False)
-    repository = Repository.objects.create(name="hot/app", project=project)
-    blob = Blob.objects.create(digest="sha256:" + "b" * 64, size=10)
-    RepositoryBlob.objects.create(repository=repository, blob=blob)
-    body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'
-    artifact = Artifact.objects.create(
-        repository=repository,
-        digest="sha256:" + hashlib.sha256(body).hexdigest(),
-        media_type="application/vnd.oci.image.manifest.v1+json",
-        manifest=body,
-        manifest_size=len(body),
-        size=len(body),
-    )
+    repository = RepositoryFactory(name="hot/app", project=ProjectFactory(name="hot"))
+    blob = RepositoryBlobFactory(repository=repository, blob=BlobFactory(content=b"0123456789")).blob
+    artifact = ArtifactFactory(repository=repository)
     Tag.objects.bulk_create([Tag(repository=repository, name=f"t{i:05d}", artifact=artifact) for i in range(10_000)])
     token, _, _ = token_issue(subject="someone", access=[Scope("repository", "hot/app", frozenset({"pull"}))])
     return {"auth": f"Bearer {token}", "artifact": artifact, "blob": blob}
