@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 
 from projects.models import Project
@@ -96,3 +97,14 @@ def test_project_creation_through_admin_validates_the_name(admin_client, admin_u
     project = Project.objects.get(name="fresh")
     assert project.public
     assert project.members.get().user == admin_user
+
+
+def test_project_change_page_shows_quota_usage_and_group_admin(admin_client, seeded):
+    from projects.models import Quota, UserGroup
+
+    Quota.objects.create(project=seeded["project"], hard=10 * 1024**3, used=3 * 1024**2)
+    page = admin_client.get(reverse("admin:projects_project_change", args=[seeded["project"].pk]))
+    assert page.status_code == 200
+    assert filesizeformat(3 * 1024**2) in page.content.decode()
+    UserGroup.objects.create(name="devs", group_type=1)
+    assert admin_client.get(reverse("admin:projects_usergroup_changelist"), {"q": "devs"}).status_code == 200
