@@ -53,3 +53,16 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.status}"
+
+
+class Setting(models.Model):
+    """One system configuration value (Harbor's /configurations), read through common.configuration."""
+
+    key = models.CharField(max_length=128, unique=True)
+    value = models.JSONField()
+    # Set by config_update, strictly increasing across writes: processes compare MAX(updated)
+    # to know when their cached copy is stale.
+    updated = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value!r}"

@@ -1,5 +1,6 @@
 """Who is calling: local users (through Django's authentication backends, so LDAP and OIDC
-plug in there) by Basic credentials, with a short cache of successful checks."""
+plug in there) and robot accounts (`robot$...` names, against their secret hash) by Basic
+credentials, with a short cache of successful checks."""
 
 from __future__ import annotations
 
@@ -13,10 +14,33 @@ from collections import OrderedDict
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.hashers import check_password, make_password
 
-_BASIC_CACHE: OrderedDict[str, tuple[int, float]] = OrderedDict()
+from projects.robots.catalogue import ROBOT_PREFIX
+from projects.robots.selectors import robot_by_full_name, robot_by_pk
+
+# key -> (user id, expiry, stamp of the password hash at the time of the check)
+_BASIC_CACHE: OrderedDict[str, tuple[int, float, str]] = OrderedDict()
+_BASIC_KEYS_BY_USER: dict[int, set[str]] = {}  # so one user's entries can be dropped at once
 _BASIC_LOCK = threading.Lock()
 _BASIC_MAX = 1024
+
+
+def _password_stamp(user) -> str:  # noqa: ANN001
+    # A changed password changes the stored hash, so entries made before it stop matching on every node.
+    return hmac.new(settings.SECRET_KEY.encode(), user.password.encode(), hashlib.sha256).hexdigest()
+
+
+def _secret_stamp(robot) -> str:  # noqa: ANN001
+    # A refreshed secret changes the stored hash: entries of the old secret stop matching at once.
+    return hmac.new(settings.SECRET_KEY.encode(), robot.secret_hash.encode(), hashlib.sha256).hexdigest()
+
+
+def basic_cache_forget(*, user_id: int) -> None:
+    """Forget every remembered credential check of a user (password changed, user deleted)."""
+    with _BASIC_LOCK:
+        for key in _BASIC_KEYS_BY_USER.pop(user_id, set()):
+            _BASIC_CACHE.pop(key, None)
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -32,16 +56,19 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def user_authenticate(*, username: str, password: str):  # noqa: ANN201 - a user model instance
-    """Check credentials through Django's backends, remembering successes for a short while."""
+def user_authenticate(*, username: str, password: str):  # noqa: ANN201 - a user model instance or a Robot
+    """Check credentials through Django's backends (robots: their secret), remembering successes for a while."""
     key = hmac.new(settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), hashlib.sha256).hexdigest()
     now = time.monotonic()
     with _BASIC_LOCK:
         hit = _BASIC_CACHE.get(key)
+    if username.startswith(ROBOT_PREFIX):
+        # Robot names never reach the user backends, and users never match a robot.
+        return _robot_authenticate(key=key, hit=hit, now=now, name=username, secret=password)
     user_model = get_user_model()
     if hit is not None and hit[1] > now:
         user = user_model.objects.filter(pk=hit[0], is_active=True).first()
-        if user is not None:
+        if user is not None and hmac.compare_digest(hit[2], _password_stamp(user)):
             return user
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
@@ -49,7 +76,37 @@ def user_authenticate(*, username: str, password: str):  # noqa: ANN201 - a user
             _BASIC_CACHE.pop(key, None)
         return None
     with _BASIC_LOCK:
-        _BASIC_CACHE[key] = (user.pk, now + settings.BASIC_AUTH_CACHE_SECONDS)
-        while len(_BASIC_CACHE) > _BASIC_MAX:
-            _BASIC_CACHE.popitem(last=False)
+        _BASIC_CACHE[key] = (user.pk, now + settings.BASIC_AUTH_CACHE_SECONDS, _password_stamp(user))
+        _BASIC_KEYS_BY_USER.setdefault(user.pk, set()).add(key)
+        _evict_locked()
     return user
+
+
+def _evict_locked() -> None:
+    while len(_BASIC_CACHE) > _BASIC_MAX:
+        old_key, (old_pk, _, _) = _BASIC_CACHE.popitem(last=False)
+        keys = _BASIC_KEYS_BY_USER.get(old_pk)
+        if keys is not None:
+            keys.discard(old_key)
+            if not keys:
+                del _BASIC_KEYS_BY_USER[old_pk]
+
+
+def _robot_authenticate(*, key: str, hit: tuple | None, now: float, name: str, secret: str):  # noqa: ANN202
+    """A usable (enabled, unexpired) robot whose secret matches; None otherwise."""
+    if hit is not None and hit[1] > now:
+        robot = robot_by_pk(robot_id=hit[0])
+        if robot is not None and robot.is_active and hmac.compare_digest(hit[2], _secret_stamp(robot)):
+            return robot
+    robot = robot_by_full_name(full_name=name)
+    if robot is None:
+        make_password(secret)  # as Django's ModelBackend: an unknown name costs as much as a wrong secret
+    if robot is None or not check_password(secret, robot.secret_hash) or not robot.is_active:
+        with _BASIC_LOCK:
+            _BASIC_CACHE.pop(key, None)
+        return None
+    with _BASIC_LOCK:
+        # Robot entries stay out of _BASIC_KEYS_BY_USER: their ids are not user ids.
+        _BASIC_CACHE[key] = (robot.pk, now + settings.BASIC_AUTH_CACHE_SECONDS, _secret_stamp(robot))
+        _evict_locked()
+    return robot

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 
 from common.models import TimeStampedModel
 from registry.names import is_valid_project_name
@@ -94,6 +95,7 @@ class UserProfile(models.Model):
     realname = models.CharField(max_length=255, blank=True, default="")
     comment = models.CharField(max_length=1024, blank=True, default="")
     password_changed = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)  # the user's Harbor `update_time`
 
     def __str__(self) -> str:
         return f"profile of {self.user}"
@@ -115,8 +117,19 @@ class Robot(TimeStampedModel):
     creator_type = models.CharField(max_length=16, blank=True, default="")  # "local" user or "robot"
     creator_ref = models.BigIntegerField(null=True, blank=True)
 
+    # Basic credentials of a robot resolve to this row, which then stands where a user would
+    # (DRF's request.user, `Principal(...)`): the duck-typed part of Django's user interface.
+    is_authenticated = True
+    is_anonymous = False
+
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "name"], name="robot_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="robot_unique_name"),
+            # NULLs are distinct in a unique index, so system robots (no project) need their own.
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(project__isnull=True), name="robot_unique_system_name"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.full_name
@@ -125,6 +138,14 @@ class Robot(TimeStampedModel):
     def full_name(self) -> str:
         prefix = "robot$"
         return f"{prefix}{self.project.name}+{self.name}" if self.project_id else f"{prefix}{self.name}"
+
+    def get_username(self) -> str:
+        return self.full_name
+
+    @property
+    def is_active(self) -> bool:
+        """Usable: neither disabled nor past its expiry."""
+        return not self.disabled and (self.expires_at is None or self.expires_at > timezone.now())
 
 
 class Quota(TimeStampedModel):

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q
 
-from projects.models import Member, Project, Role
+from projects.models import Member, Project, Robot, Role
+from projects.robots.catalogue import NO_GRANTS, SYSTEM_CATALOGUE, RobotGrants, robot_grants
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -138,10 +139,20 @@ PUBLIC_PERMISSIONS: frozenset[Pair] = _pairs(
 
 @dataclass
 class Principal:
-    """Who is asking: a user, or anonymous (user None). Caches project roles per request."""
+    """Who is asking: a user, a robot, or anonymous. Caches project roles (or robot grants) per request.
+
+    `Principal(x)` takes whatever authentication resolved: a user, a Robot (moved to `robot`; `user`
+    stays None so nothing mistakes a robot's id for a user's), or None.
+    """
 
     user: AbstractBaseUser | None = None
+    robot: Robot | None = None
     _roles: dict[int, frozenset[int]] = field(default_factory=dict, repr=False)
+    _grants: RobotGrants | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.user, Robot):
+            self.robot, self.user = self.user, None
 
     @classmethod
     def anonymous(cls) -> Principal:
@@ -149,7 +160,7 @@ class Principal:
 
     @property
     def is_anonymous(self) -> bool:
-        return self.user is None
+        return self.user is None and self.robot is None
 
     @property
     def is_sysadmin(self) -> bool:
@@ -157,7 +168,18 @@ class Principal:
 
     @property
     def name(self) -> str:
+        if self.robot is not None:
+            return self.robot.full_name
         return "" if self.user is None else self.user.get_username()
+
+    def robot_grants(self) -> RobotGrants:
+        """A robot's rights: exactly its permissions within its level; nothing once disabled or expired."""
+        if self.robot is None or not self.robot.is_active:
+            return NO_GRANTS
+        if self._grants is None:
+            robot = self.robot
+            self._grants = robot_grants(level=robot.level, project_id=robot.project_id, permissions=robot.permissions)
+        return self._grants
 
     def roles_in(self, project: Project) -> frozenset[int]:
         """The principal's roles in a project (one query, then cached)."""
@@ -192,6 +214,8 @@ def project_permissions(principal: Principal, project: Project) -> frozenset[Pai
     """Every (resource, action) pair the principal holds in the project."""
     if principal.is_sysadmin:
         return ALL_PROJECT_PERMISSIONS
+    if principal.robot is not None:
+        return principal.robot_grants().in_project(project.pk)
     granted: set[Pair] = set(PUBLIC_PERMISSIONS) if project.public else set()
     for role in principal.roles_in(project):
         granted |= ROLE_PERMISSIONS[role]
@@ -206,6 +230,21 @@ def can(principal: Principal, action: str, resource: str, *, project: Project | 
 
 
 ALL_PROJECT_PERMISSIONS: frozenset[Pair] = frozenset().union(*ROLE_PERMISSIONS.values())
+
+
+def system_permissions(principal: Principal) -> frozenset[Pair]:
+    """System-level (resource, action) pairs: the whole robot catalogue for sysadmins, a robot's own."""
+    if principal.is_sysadmin:
+        return SYSTEM_CATALOGUE
+    if principal.robot is not None:
+        return principal.robot_grants().system
+    return frozenset()
+
+
+def can_system(principal: Principal, action: str, resource: str) -> bool:
+    """May `principal` perform a system-level `action` on `resource` (e.g. create system robots)?"""
+    return (resource, action) in system_permissions(principal)
+
 
 # Registry token actions -> the (resource, action) pair they need.
 REGISTRY_ACTIONS: dict[str, Pair] = {

@@ -10,10 +10,16 @@ from projects.permissions import Principal
 
 
 def project_visible(*, principal: Principal) -> QuerySet[Project]:
-    """Projects the principal may read: all for sysadmins, else public ones and their memberships."""
+    """Projects the principal may read: all for sysadmins, else public ones and their memberships (robots: grants)."""
     queryset = Project.objects.all()
     if principal.is_sysadmin:
         return queryset
+    if principal.robot is not None:
+        # A robot sees exactly the projects it holds something in (all of them with a `*` grant).
+        grants = principal.robot_grants()
+        if grants.every:
+            return queryset
+        return queryset.filter(pk__in=[pk for pk, pairs in grants.projects.items() if pairs])
     condition = Q(public=True)
     if principal.user is not None:
         member_of = Member.objects.filter(Q(user_id=principal.user.pk) | Q(group__users=principal.user.pk))
@@ -29,7 +35,7 @@ def project_list(*, principal: Principal) -> QuerySet[Project]:
 def project_get(*, name_or_id: str, is_name: bool | None = None) -> Project | None:
     """A project by name or id (Harbor: numeric means id unless `X-Is-Resource-Name: true`)."""
     queryset = Project.objects.select_related("owner")
-    if is_name is None:
+    if not is_name:  # absent or false (Harbor's default, sent by generated clients): a number is an id
         is_name = not name_or_id.isdigit()
     return queryset.filter(name=name_or_id).first() if is_name else queryset.filter(pk=int(name_or_id)).first()
 

@@ -60,6 +60,9 @@ class Artifact(models.Model):
     annotations = models.JSONField(default=dict, blank=True)
     push_time = models.DateTimeField(auto_now_add=True)
     pull_time = models.DateTimeField(null=True, blank=True)
+    # Harbor's extra_attrs (image config fields, Chart.yaml fields...), derived from the config blob
+    # the first time the API shows the artifact; None until then (never on the /v2/ push path).
+    extra_attrs = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["repository", "digest"], name="artifact_unique_digest")]
@@ -121,3 +124,42 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"upload {self.id} to {self.repository.name}"
+
+
+class Label(TimeStampedModel):
+    """A label: global (scope "g", managed by sysadmins) or belonging to one project (scope "p")."""
+
+    GLOBAL = "g"
+    PROJECT = "p"
+
+    name = models.CharField(max_length=128)
+    description = models.TextField(blank=True, default="")
+    color = models.CharField(max_length=32, blank=True, default="")
+    scope = models.CharField(max_length=1, choices=[(GLOBAL, "global"), (PROJECT, "project")])
+    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.CASCADE, related_name="labels")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name"], condition=models.Q(scope="g"), name="label_unique_global_name"),
+            models.UniqueConstraint(
+                fields=["project", "name"], condition=models.Q(scope="p"), name="label_unique_project_name"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scope="g", project__isnull=True) | models.Q(scope="p", project__isnull=False),
+                name="label_scope_matches_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ArtifactLabel(models.Model):
+    """A label added to an artifact."""
+
+    artifact = models.ForeignKey(Artifact, on_delete=models.CASCADE, related_name="label_refs")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="artifact_refs")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["artifact", "label"], name="artifactlabel_unique")]

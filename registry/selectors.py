@@ -10,6 +10,7 @@ from django.db.models.functions import Collate
 
 from projects.models import Project
 from projects.permissions import Principal
+from projects.selectors import project_visible
 from registry.digest import Digest
 from registry.errors import BlobUnknown, ManifestUnknown, NameUnknown
 from registry.models import Artifact, Repository, Tag
@@ -108,6 +109,8 @@ def visible_repositories(*, principal: Principal):  # noqa: ANN201 - a queryset
     queryset = Repository.objects.all()
     if principal.is_sysadmin:
         return queryset
+    if principal.robot is not None:  # a robot sees exactly the projects it holds something in
+        return queryset.filter(project__in=project_visible(principal=principal).values("pk"))
     condition = Q(public=True)
     if principal.user is not None:
         condition |= Q(members__user_id=principal.user.pk) | Q(members__group__users=principal.user.pk)

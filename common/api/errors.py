@@ -41,12 +41,22 @@ class NotFound(ApiError):
     status_code, code, default_detail = 404, "NOT_FOUND", "not found"
 
 
+class Denied(ApiError):
+    # Harbor: refusals by policy rather than by role (read-only mode, ...) carry the DENIED code.
+    status_code, code, default_detail = 403, "DENIED", "denied"
+
+
 class Conflict(ApiError):
     status_code, code, default_detail = 409, "CONFLICT", "conflict"
 
 
 class Precondition(ApiError):
     status_code, code, default_detail = 412, "PRECONDITION", "precondition failed"
+
+
+class Unprocessable(ApiError):
+    # Harbor (go-swagger): a missing required parameter is 422.
+    status_code, code, default_detail = 422, "UNPROCESSABLE_ENTITY", "unprocessable entity"
 
 
 _DRF_CODES = {

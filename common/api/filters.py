@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,12 +62,23 @@ def _condition(term: Term, field: Field) -> Q:
     raise QueryError("unsupported match")  # ALL is applied as chained filters
 
 
-def queryset_query(queryset: QuerySet, *, q: str | None, fields: dict[str, Field]) -> QuerySet:
-    """Filter by a `q` string; keys outside `fields` are refused."""
+def queryset_query(
+    queryset: QuerySet,
+    *,
+    q: str | None,
+    fields: dict[str, Field],
+    handlers: dict[str, Callable[[QuerySet, Term], QuerySet]] | None = None,
+) -> QuerySet:
+    """Filter by a `q` string; keys outside `fields` (and `handlers`, for keys with their own rules) are refused."""
+    handlers = handlers or {}
     for term in query_parse(q):
+        if term.key in handlers:
+            queryset = handlers[term.key](queryset, term)
+            continue
         field = fields.get(term.key)
         if field is None:
-            raise QueryError(f"unsupported query key {term.key!r}; use one of {', '.join(sorted(fields))}")
+            known = ", ".join(sorted({*fields, *handlers}))
+            raise QueryError(f"unsupported query key {term.key!r}; use one of {known}")
         if term.match is Match.ALL:
             # (a b): every value must match; on multi-valued relations (labels) chained filters say "all".
             for value in term.values:

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "common",
     "projects",
@@ -175,7 +176,7 @@ CELERY_TIMEZONE = "UTC"
 ADMIN_PASSWORD = env.str("HARBOR_ADMIN_PASSWORD", default="")
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "common.api.schema.HarborAutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "projects.api.authentication.BasicAuthentication",
         "projects.api.authentication.SessionAuthentication",
@@ -192,7 +193,20 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Harbor's v2.0 REST API, served by harbor-django.",
     "VERSION": "2.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Harbor's shape: paths relative to the /api/v2.0 base (its basePath), so clients take that base URL.
     "SCHEMA_PATH_PREFIX": "/api/v2.0",
+    "SCHEMA_PATH_PREFIX_TRIM": True,
+    "SERVERS": [{"url": "/api/v2.0"}],
+    "DEFAULT_GENERATOR_CLASS": "common.api.schema.HarborSchemaGenerator",
+    "PREPROCESSING_HOOKS": ["common.api.schema.harbor_preprocess"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.api.schema.harbor_postprocess",
+    ],
+    # Swagger UI assets from drf-spectacular-sidecar (static files), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

@@ -13,11 +13,12 @@ A view without an entry for the current action is refused: forgetting to declare
 
 from __future__ import annotations
 
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from common.api.errors import Forbidden, NotFound, Unauthorized
+from common.api.errors import Denied, Forbidden, NotFound, Unauthorized
+from common.configuration import READ_ONLY_MESSAGE, config_get
 from projects.models import Project
-from projects.permissions import Principal, can
+from projects.permissions import Principal, can, project_permissions
 
 
 def principal_of(request) -> Principal:  # noqa: ANN001
@@ -42,7 +43,9 @@ def _deny(principal: Principal) -> None:
 
 def project_authorize(principal: Principal, project: Project | None, resource: str, action: str) -> None:
     """Raise 404/401/403 unless the principal may perform `action` on `resource` in `project`."""
-    if project is None or not can(principal, "read", "project", project=project):
+    # Visible when the principal holds anything there: for users that is exactly project read (every
+    # role and public access include it); a robot may hold e.g. repository pull without project read.
+    if project is None or not project_permissions(principal, project):
         if project is not None and principal.is_anonymous:
             raise Unauthorized("authentication required")
         raise NotFound("project not found")
@@ -52,6 +55,11 @@ def project_authorize(principal: Principal, project: Project | None, resource: s
 
 class Authorized(BasePermission):
     def has_permission(self, request, view) -> bool:  # noqa: ANN001
+        # Read-only mode refuses every write (cached setting, no query per request) except on
+        # views that must keep working, such as PUT /configurations that switches it off.
+        writes = request.method not in SAFE_METHODS and not getattr(view, "read_only_exempt", False)
+        if writes and config_get("read_only"):
+            raise Denied(READ_ONLY_MESSAGE)
         rules = getattr(view, "permission_required", None) or {}
         rule = rules.get(_action(request, view))
         principal = principal_of(request)

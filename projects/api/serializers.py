@@ -127,3 +127,27 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_cve_allowlist(self, obj: Project) -> dict:
         return {"project_id": obj.pk, "items": [], "creation_time": obj.created, "update_time": obj.updated}
+
+
+class ProjectDeletableSerializer(serializers.Serializer):
+    """Harbor's ProjectDeletable (documents the `_deletable` response)."""
+
+    deletable = serializers.BooleanField()
+    message = serializers.CharField(allow_blank=True)
+
+
+class ProjectSummaryQuotaSerializer(serializers.Serializer):
+    hard = serializers.DictField(child=serializers.IntegerField())
+    used = serializers.DictField(child=serializers.IntegerField())
+
+
+class ProjectSummarySerializer(serializers.Serializer):
+    """Harbor's ProjectSummary (documents the `summary` response)."""
+
+    repo_count = serializers.IntegerField()
+    project_admin_count = serializers.IntegerField()
+    maintainer_count = serializers.IntegerField()
+    developer_count = serializers.IntegerField()
+    guest_count = serializers.IntegerField()
+    limited_guest_count = serializers.IntegerField()
+    quota = ProjectSummaryQuotaSerializer()

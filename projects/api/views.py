@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from django.db import IntegrityError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import BadRequest, Conflict, NotFound
+from common.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from common.api.filters import Field, queryset_query, queryset_sort
+from common.configuration import config_get
 from projects import selectors, services
 from projects.api.permissions import principal_of
-from projects.api.serializers import ProjectReqSerializer, ProjectSerializer
+from projects.api.serializers import (
+    ProjectDeletableSerializer,
+    ProjectReqSerializer,
+    ProjectSerializer,
+    ProjectSummarySerializer,
+)
 from projects.models import Project, Quota, Role
 
 PROJECT_QUERY_FIELDS = {
@@ -76,7 +82,14 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         principal_of(self.request).preload_roles(page)
         return page
 
-    @extend_schema(operation_id="listProjects")
+    @extend_schema(
+        operation_id="listProjects",
+        parameters=[
+            OpenApiParameter("name", str, description="The name of project."),
+            OpenApiParameter("public", bool, description="The project is public or private."),
+            OpenApiParameter("owner", str, description="The name of project owner."),
+        ],
+    )
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
@@ -84,7 +97,12 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def retrieve(self, request: Request, *args, **kwargs) -> Response:
         return super().retrieve(request, *args, **kwargs)
 
-    @extend_schema(operation_id="headProject", request=None, responses={200: None, 404: None})
+    @extend_schema(
+        operation_id="headProject",
+        parameters=[OpenApiParameter("project_name", str, required=True)],
+        request=None,
+        responses={200: None, 404: None},
+    )
     def head(self, request: Request) -> Response:
         name = request.query_params.get("project_name", "")
         if not name:
@@ -95,6 +113,8 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(operation_id="createProject", request=ProjectReqSerializer, responses={201: None})
     def create(self, request: Request) -> Response:
+        if config_get("project_creation_restriction") == "adminonly" and not principal_of(request).is_sysadmin:
+            raise Forbidden("Only system admin can create project")
         data = ProjectReqSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -137,7 +157,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         services.project_delete(project=self.get_object())
         return Response(status=status.HTTP_200_OK)
 
-    @extend_schema(operation_id="getProjectDeletable", responses={200: dict})
+    @extend_schema(operation_id="getProjectDeletable", responses={200: ProjectDeletableSerializer})
     @action(detail=True, methods=["get"], url_path="_deletable")
     def deletable(self, request: Request, *args, **kwargs) -> Response:
         project = self.get_object()
@@ -145,7 +165,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return Response({"deletable": False, "message": "the project contains repositories"})
         return Response({"deletable": True, "message": ""})
 
-    @extend_schema(operation_id="getProjectSummary", responses={200: dict})
+    @extend_schema(operation_id="getProjectSummary", responses={200: ProjectSummarySerializer})
     @action(detail=True, methods=["get"])
     def summary(self, request: Request, *args, **kwargs) -> Response:
         project = self.get_object()

@@ -10,6 +10,8 @@ from django.contrib.auth import get_user_model
 from projects.authentication import basic_credentials, user_authenticate
 from projects.models import Project
 from projects.permissions import REGISTRY_ACTIONS, Principal, can
+from projects.robots.catalogue import ROBOT_PREFIX
+from projects.robots.selectors import robot_by_full_name
 from registry.auth.scopes import access_allows
 from registry.auth.token import TokenInvalid, VerifiedToken, token_verify
 from registry.errors import Denied, Unauthorized
@@ -43,9 +45,13 @@ class RegistryAuth:
 
     def full_principal(self) -> Principal:
         """A principal with its user loaded (token callers carry only a subject)."""
-        if self.token is not None and self.principal.user is None and self.subject:
-            user = get_user_model().objects.filter(username=self.subject, is_active=True).first()
-            self.principal = Principal(user)
+        if self.token is not None and self.principal.is_anonymous and self.subject:
+            if self.subject.startswith(ROBOT_PREFIX):  # a robot's token: its rights, while it is usable
+                robot = robot_by_full_name(full_name=self.subject)
+                self.principal = Principal(robot if robot is not None and robot.is_active else None)
+            else:
+                user = get_user_model().objects.filter(username=self.subject, is_active=True).first()
+                self.principal = Principal(user)
         return self.principal
 
 

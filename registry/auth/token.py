@@ -63,11 +63,13 @@ def signing_key() -> SigningKey:
     return SigningKey(private, private.public_key(), _libtrust_kid(private.public_key()))
 
 
-def token_issue(*, subject: str, access: list[Scope], now: float | None = None) -> tuple[str, int, float]:
-    """Sign a token for `subject` granting `access`; returns (token, expires_in, issued_at)."""
+def token_issue(
+    *, subject: str, access: list[Scope], now: float | None = None, expires_in: int | None = None
+) -> tuple[str, int, float]:
+    """Sign a token for `subject` granting `access` for `expires_in` seconds (default HARBOR_TOKEN_EXPIRATION)."""
     key = signing_key()
     issued = time.time() if now is None else now
-    expires_in = settings.TOKEN_EXPIRATION
+    expires_in = settings.TOKEN_EXPIRATION if expires_in is None else expires_in
     claims = {
         "iss": settings.TOKEN_ISSUER,
         "sub": subject,

@@ -11,14 +11,16 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from common.configuration import READ_ONLY_MESSAGE, config_get
 from registry.auth.authentication import RegistryAuth, registry_authenticate, registry_require
-from registry.errors import BlobUploadInvalid, RegistryError, SizeInvalid
+from registry.errors import BlobUploadInvalid, Denied, RegistryError, SizeInvalid
 from registry.names import RepositoryName
 
 logger = logging.getLogger(__name__)
 
 API_VERSION_HEADER = ("Docker-Distribution-API-Version", "registry/2.0")
 READ_SIZE = 1024 * 1024
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def error_response(error: RegistryError, method: str) -> HttpResponse:
@@ -45,6 +47,10 @@ class RegistryView(View):
                 # dist-spec: the name is validated before any permission check, and the
                 # permission check below and the handler use this same parsed value.
                 self.name = RepositoryName.parse(kwargs.pop("name"))
+            # Harbor: in read-only mode every write is 403 DENIED, before authentication
+            # (the setting is cached per process: no query on this path).
+            if request.method not in READS and config_get("read_only"):
+                raise Denied(READ_ONLY_MESSAGE)
             self.auth = registry_authenticate(request)
             response = super().dispatch(request, *args, **kwargs)
         except RegistryError as error:

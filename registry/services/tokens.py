@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common.configuration import token_expiration_seconds
 from projects.models import Project
 from projects.permissions import Principal, registry_actions_allowed
 from registry.auth.scopes import Scope
@@ -37,7 +38,9 @@ def token_grant(*, principal: Principal, scopes: list[Scope]) -> list[Scope]:
 def token_for(*, principal: Principal, scopes: list[Scope]) -> dict:
     """The token endpoint's response body."""
     granted = token_grant(principal=principal, scopes=scopes)
-    token, expires_in, issued = token_issue(subject=principal.name, access=granted)
+    token, expires_in, issued = token_issue(
+        subject=principal.name, access=granted, expires_in=token_expiration_seconds()
+    )
     from datetime import UTC, datetime
 
     return {

@@ -21,8 +21,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from projects.quotas import quota_check
 from registry.digest import Digest
-from registry.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid, SizeInvalid
+from registry.errors import BlobUploadUnknown, Denied, DigestInvalid, RangeInvalid, SizeInvalid
 from registry.models import Blob, Repository, Upload
 from registry.services.blobs import blob_record
 from registry.storage import BodyReader, BodyTooLong, blob_store, sha256_of
@@ -146,13 +147,24 @@ def upload_complete(*, upload: Upload, digest: Digest, chunks: Iterable[bytes] |
             # dist-spec: a mismatch fails the upload; nothing of it is kept.
             _upload_destroy(current)
             raise DigestInvalid(detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
+        try:
+            quota_check(project_id=current.repository.project_id, digest=str(digest), size=current.size)
+        except Denied:
+            _upload_destroy(current)  # refused before commit: none of its bytes remain
+            raise
         if store.blob_exists(digest):
             store.upload_delete(current.pk, parts=current.parts)
         else:
             store.upload_commit(current.pk, parts=current.parts, size=current.size, digest=digest)
-        with transaction.atomic():
-            blob = blob_record(digest=digest, size=current.size, repository=current.repository)
+        try:
+            with transaction.atomic():
+                blob = blob_record(digest=digest, size=current.size, repository=current.repository)
+                Upload.objects.filter(pk=current.pk).delete()
+        except Denied:
+            # The quota filled up since the check: the session is over either way. The committed
+            # blob has no row and no link now; garbage collection removes its bytes.
             Upload.objects.filter(pk=current.pk).delete()
+            raise
     return blob
 
 
@@ -176,6 +188,7 @@ def blob_push_monolithic(
                 raise DigestInvalid(
                     detail={"expected": str(digest), "actual": f"{digest.algorithm}:{hasher.hexdigest()}"}
                 )
+            quota_check(project_id=repository.project_id, digest=str(digest), size=body.count)
             if store.blob_exists(digest):
                 store.upload_delete(temp_id, parts=parts)
             else:

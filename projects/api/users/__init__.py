@@ -1,0 +1,1 @@
+"""`/users` and `/usergroups`: Harbor's user and user group API."""

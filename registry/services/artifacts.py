@@ -1,0 +1,201 @@
+"""API writes on repositories, artifacts and tags: update, delete (deeply), copy across projects, tag, label.
+
+Every write that moves or removes tags goes through `immutability_check`: the one place the tag
+immutability rules (policies app) will plug in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Precondition
+from projects.quotas import quota_lock, quota_release_unlinked
+from registry.api_selectors import artifacts as artifact_selectors
+from registry.api_selectors.artifacts import accessory_list
+from registry.digest import Digest
+from registry.errors import ManifestInvalid
+from registry.models import (
+    Artifact,
+    ArtifactBlob,
+    ArtifactLabel,
+    ArtifactReference,
+    Label,
+    Repository,
+    RepositoryBlob,
+    Tag,
+)
+from registry.names import RepositoryName, tag_validate
+from registry.services.blobs import blob_mount
+from registry.services.repositories import repository_ensure
+
+# Harbor stores descriptions HTML-escaped (Go's template.HTMLEscapeString).
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "'": "&#39;", '"': "&#34;", "<": "&lt;", ">": "&gt;", "\0": "\ufffd"})
+
+
+def immutability_check(*, repository: Repository, names: Iterable[str], action: str) -> None:
+    """Refuse (PRECONDITION) an `action` that would move or remove an immutable tag of the repository."""
+    protected = artifact_selectors.tags_immutable(repository=repository, names=set(names))
+    if protected:
+        raise Precondition(f"cannot {action}: tag(s) {', '.join(sorted(protected))} are immutable")
+
+
+def repository_update(*, repository: Repository, description: str) -> Repository:
+    """Set a repository's description (stored HTML-escaped, as Harbor does)."""
+    repository.description = description.translate(_HTML_ESCAPES)
+    repository.save(update_fields=["description", "updated"])
+    return repository
+
+
+def repository_delete(*, repository: Repository) -> None:
+    """Delete a repository with all its artifacts and tags, releasing its blobs from the project's quota."""
+    with transaction.atomic():
+        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+        if locked is None:
+            raise NotFound(f"repository {repository.name} not found")
+        names = Tag.objects.filter(repository=locked).values_list("name", flat=True)
+        immutability_check(repository=locked, names=names, action=f"delete repository {locked.name}")
+        quota = quota_lock(project_id=locked.project_id)
+        blob_ids = list(RepositoryBlob.objects.filter(repository=locked).values_list("blob_id", flat=True))
+        # Index children are protected while referenced: drop the references first.
+        ArtifactReference.objects.filter(parent__repository=locked).delete()
+        Artifact.objects.filter(repository=locked).delete()  # tags, blob refs and labels go with them
+        locked.delete()
+        quota_release_unlinked(quota=quota, blob_ids=blob_ids)
+
+
+def _delete_deeply(artifact: Artifact, *, root: bool, seen: set[int]) -> None:
+    """Harbor's deleteDeeply: the artifact, its accessories, and index children nothing else holds."""
+    if artifact.pk in seen:
+        return
+    seen.add(artifact.pk)
+    tags = list(artifact.tags.values_list("name", flat=True))
+    if not root and (tags or artifact.parents.exists()):
+        return  # a child still tagged or in another index stays
+    immutability_check(repository=artifact.repository, names=tags, action=f"delete {artifact.digest}")
+    for accessory in accessory_list(artifact=artifact):
+        if not accessory.parents.exists():
+            _delete_deeply(accessory, root=True, seen=seen)
+    children = [ref.child for ref in ArtifactReference.objects.filter(parent=artifact).select_related("child")]
+    ArtifactReference.objects.filter(parent=artifact).delete()
+    for child in children:
+        child.repository = artifact.repository
+        _delete_deeply(child, root=False, seen=seen)
+    artifact.delete()
+
+
+def artifact_delete(*, artifact: Artifact) -> None:
+    """Delete an artifact with its tags, accessories and unshared index children; PRECONDITION if in an index."""
+    with transaction.atomic():
+        locked = Artifact.objects.select_for_update().select_related("repository").filter(pk=artifact.pk).first()
+        if locked is None:
+            raise NotFound(f"artifact {artifact.digest} not found")
+        if locked.parents.exists():
+            raise Precondition(f"{locked.digest} is referenced by an index; delete the index first")
+        _delete_deeply(locked, root=True, seen=set())
+        Repository.objects.filter(pk=locked.repository_id).update(updated=timezone.now())
+
+
+def _tags_move(*, repository: Repository, artifact: Artifact, names: list[str]) -> None:
+    """Point tags of the repository at the artifact (creating them), unless one is immutable."""
+    moving = set(
+        Tag.objects.filter(repository=repository, name__in=names)
+        .exclude(artifact=artifact)
+        .values_list("name", flat=True)
+    )
+    immutability_check(repository=repository, names=moving, action="overwrite tags")
+    for name in names:
+        Tag.objects.update_or_create(repository=repository, name=name, defaults={"artifact": artifact})
+
+
+def _copy_deeply(source: Artifact, target: Repository, *, seen: dict[int, Artifact]) -> Artifact:
+    """Copy one artifact (children and accessories first) into the target repository, with its tags."""
+    if source.pk in seen:
+        return seen[source.pk]
+    copied = Artifact.objects.filter(repository=target, digest=source.digest).first()
+    if copied is None:
+        children = list(ArtifactReference.objects.filter(parent=source).select_related("child__repository"))
+        copies = [(_copy_deeply(ref.child, target, seen=seen), ref.platform) for ref in children]
+        blobs = list(ArtifactBlob.objects.filter(artifact=source).values_list("blob_id", "blob__digest"))
+        for _pk, digest in blobs:
+            # Through the blob service, so the target project's quota is charged like a cross-repository mount.
+            if blob_mount(digest=Digest.parse(digest), source=source.repository.name, repository=target) is None:
+                raise NotFound(f"blob {digest} of {source.digest} is missing from {source.repository.name}")
+        try:
+            with transaction.atomic():
+                copied = Artifact.objects.create(
+                    repository=target,
+                    digest=source.digest,
+                    media_type=source.media_type,
+                    artifact_type=source.artifact_type,
+                    manifest=bytes(source.manifest),
+                    manifest_size=source.manifest_size,
+                    size=source.size,
+                    subject_digest=source.subject_digest,
+                    annotations=source.annotations,
+                    extra_attrs=source.extra_attrs,
+                )
+        except IntegrityError:  # pushed or copied there concurrently: the same content, keep theirs
+            copied = Artifact.objects.get(repository=target, digest=source.digest)
+        else:
+            ArtifactBlob.objects.bulk_create([ArtifactBlob(artifact=copied, blob_id=pk) for pk, _d in blobs])
+            ArtifactReference.objects.bulk_create(
+                [ArtifactReference(parent=copied, child=child, platform=platform) for child, platform in copies]
+            )
+    seen[source.pk] = copied
+    _tags_move(repository=target, artifact=copied, names=list(source.tags.values_list("name", flat=True)))
+    for accessory in accessory_list(artifact=source):
+        _copy_deeply(accessory, target, seen=seen)
+    return copied
+
+
+def artifact_copy(*, source: Artifact, target: RepositoryName) -> Artifact:
+    """Copy an artifact (its index children, accessories and tags) into another repository, creating it."""
+    if source.subject_digest:
+        raise Forbidden("the operation isn't supported for an artifact accessory")
+    with transaction.atomic():
+        repository = repository_ensure(name=target)
+        copied = _copy_deeply(source, repository, seen={})
+        Repository.objects.filter(pk=repository.pk).update(updated=timezone.now())
+    return copied
+
+
+def tag_create(*, artifact: Artifact, name: str) -> Tag:
+    """Attach a new tag to the artifact; CONFLICT if the repository already has that tag."""
+    try:
+        tag_validate(name)
+    except ManifestInvalid as exc:
+        raise BadRequest(f"invalid tag name {name[:200]!r}") from exc
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(repository_id=artifact.repository_id, artifact=artifact, name=name)
+    except IntegrityError as exc:
+        raise Conflict(f"tag {name} already exists in {artifact.repository.name}") from exc
+
+
+def tag_delete(*, artifact: Artifact, name: str) -> None:
+    """Remove a tag attached to the artifact; NOT_FOUND when the artifact has no such tag."""
+    with transaction.atomic():
+        tag = Tag.objects.select_for_update().filter(artifact=artifact, name=name).first()
+        if tag is None:
+            raise NotFound(f"tag {name} attached to artifact {artifact.pk} not found")
+        immutability_check(repository=artifact.repository, names=[name], action=f"delete tag {name}")
+        tag.delete()
+
+
+def artifact_label_add(*, artifact: Artifact, label: Label) -> None:
+    """Add a label to an artifact; CONFLICT if it is already there."""
+    try:
+        with transaction.atomic():
+            ArtifactLabel.objects.create(artifact=artifact, label=label)
+    except IntegrityError as exc:
+        raise Conflict(f"label {label.pk} is already added to the artifact {artifact.pk}") from exc
+
+
+def artifact_label_remove(*, artifact: Artifact, label_id: int) -> None:
+    """Remove a label from an artifact; NOT_FOUND if it isn't there."""
+    deleted, _ = ArtifactLabel.objects.filter(artifact=artifact, label_id=label_id).delete()
+    if not deleted:
+        raise NotFound(f"label {label_id} is not added to the artifact {artifact.pk}")
