@@ -1,4 +1,4 @@
-"""Marks every test under tests/e2e as end-to-end."""
+"""Suite-wide test setup: e2e marking and per-process caches reset around every test."""
 
 import pytest
 
@@ -7,3 +7,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/tests/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Configuration snapshots and remembered Basic credentials live per process; a value cached
+    inside one test's rolled-back transaction must not leak into the next (nor skew query budgets)."""
+    from common.configuration import config_cache_clear
+    from projects.authentication import basic_cache_clear
+
+    config_cache_clear()
+    basic_cache_clear()
+    yield
+    config_cache_clear()
+    basic_cache_clear()

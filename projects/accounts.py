@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Precondition, Unauthorized
+from common.configuration import config_get
 from projects.authentication import basic_cache_forget
 from projects.models import GroupType, Project, UserGroup, UserProfile
 from projects.permissions import Principal, can_system, project_permissions, system_permissions
@@ -194,7 +194,7 @@ def user_create(
 ) -> AbstractUser:
     """Create a local user: with `user` create (sysadmins); others only by self-registration in a browser session."""
     if not can_system(principal, "create", "user"):
-        if not getattr(settings, "SELF_REGISTRATION", False):
+        if not config_get("self_registration"):
             system_authorize(principal, "create", "user")
         if not carries_session:
             # Harbor: with self-registration on, sign-up is for the UI; plain API calls are refused.

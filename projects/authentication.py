@@ -36,6 +36,13 @@ def _secret_stamp(robot) -> str:  # noqa: ANN001
     return hmac.new(settings.SECRET_KEY.encode(), robot.secret_hash.encode(), hashlib.sha256).hexdigest()
 
 
+def basic_cache_clear() -> None:
+    """Forget every remembered credential check (tests; operators rotating many secrets)."""
+    with _BASIC_LOCK:
+        _BASIC_CACHE.clear()
+        _BASIC_KEYS_BY_USER.clear()
+
+
 def basic_cache_forget(*, user_id: int) -> None:
     """Forget every remembered credential check of a user (password changed, user deleted)."""
     with _BASIC_LOCK:

@@ -214,9 +214,11 @@ def project_permissions(principal: Principal, project: Project) -> frozenset[Pai
     """Every (resource, action) pair the principal holds in the project."""
     if principal.is_sysadmin:
         return ALL_PROJECT_PERMISSIONS
-    if principal.robot is not None:
-        return principal.robot_grants().in_project(project.pk)
     granted: set[Pair] = set(PUBLIC_PERMISSIONS) if project.public else set()
+    if principal.robot is not None:
+        # A robot holds its grants, plus what anyone may do in a public project (as in Harbor:
+        # a CI robot can pull public base images it was never granted).
+        return principal.robot_grants().in_project(project.pk) | frozenset(granted)
     for role in principal.roles_in(project):
         granted |= ROLE_PERMISSIONS[role]
     return frozenset(granted)

@@ -97,7 +97,6 @@ class ArtifactAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("tags")
 
-
     @admin.display(description="size", ordering="size")
     def human_size(self, obj: Artifact) -> str:
         return filesizeformat(obj.size)
@@ -131,7 +130,6 @@ class TagAdmin(ReadOnlyMixin, admin.ModelAdmin):
     actions = ["delete_tags"]
     show_full_result_count = False
 
-
     @admin.display(description="artifact")
     def artifact_digest(self, obj: Tag) -> str:
         return obj.artifact.digest
@@ -162,7 +160,6 @@ class UploadAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("repository",)
     readonly_fields = ("id", "repository", "owner", "size", "parts", "sha256_so_far", "created", "updated")
     actions = ["cancel_uploads"]
-
 
     @admin.action(description="Cancel selected uploads (drop their data)")
     def cancel_uploads(self, request, queryset):

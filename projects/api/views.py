@@ -21,6 +21,7 @@ from projects.api.serializers import (
     ProjectSummarySerializer,
 )
 from projects.models import Project, Quota, Role
+from projects.permissions import can_system
 
 PROJECT_QUERY_FIELDS = {
     "name": Field("name"),
@@ -113,8 +114,11 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(operation_id="createProject", request=ProjectReqSerializer, responses={201: None})
     def create(self, request: Request) -> Response:
-        if config_get("project_creation_restriction") == "adminonly" and not principal_of(request).is_sysadmin:
+        principal = principal_of(request)
+        if config_get("project_creation_restriction") == "adminonly" and not principal.is_sysadmin:
             raise Forbidden("Only system admin can create project")
+        if principal.robot is not None and not can_system(principal, "create", "project"):
+            raise Forbidden("this robot may not create projects")
         data = ProjectReqSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -126,7 +130,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             project = services.project_create(
                 name=values.get("project_name", ""),
                 public=bool(public),
-                owner=request.user,
+                owner=principal.user,  # a robot creates ownerless projects
                 metadata=metadata,
                 storage_limit=values.get("storage_limit"),
             )

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from common.configuration import config_update
 from projects import accounts
 from projects.authentication import _BASIC_CACHE, _BASIC_KEYS_BY_USER, basic_cache_forget, user_authenticate
 from projects.models import Role, UserGroup, UserProfile
@@ -88,7 +89,7 @@ def test_user_create_authorization(people, settings):
         accounts.user_create(principal=Principal.anonymous(), carries_session=True, **values)
     with pytest.raises(Forbidden):
         accounts.user_create(principal=Principal(people["alice"]), carries_session=True, **values)
-    settings.SELF_REGISTRATION = True
+    config_update(changes={"self_registration": True}, user=None)
     with pytest.raises(Forbidden, match="self-registration"):
         accounts.user_create(principal=Principal.anonymous(), carries_session=False, **values)
     assert accounts.user_create(principal=Principal.anonymous(), carries_session=True, **values).username == "dave"

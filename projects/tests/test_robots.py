@@ -207,9 +207,10 @@ def test_principal_of_a_robot_holds_exactly_its_permissions():
     assert can(principal, "push", "repository", project=alpha)
     assert not can(principal, "delete", "repository", project=alpha)
     assert not can(principal, "read", "project", project=alpha)  # not granted, so not held
-    assert not can(principal, "pull", "repository", project=beta)  # even public: exactly its permissions
+    assert can(principal, "pull", "repository", project=beta)  # public: what anyone may do
+    assert not can(principal, "push", "repository", project=beta)
     assert registry_actions_allowed(principal, alpha, {"*"}) == {"pull", "push"}
-    assert registry_actions_allowed(principal, beta, {"pull"}) == set()
+    assert registry_actions_allowed(principal, beta, {"pull", "push"}) == {"pull"}
     assert not can_system(principal, "create", "robot")
     assert list(project_visible(principal=principal)) == [alpha]
 

@@ -52,12 +52,13 @@ def repository_update(*, repository: Repository, description: str) -> Repository
 def repository_delete(*, repository: Repository) -> None:
     """Delete a repository with all its artifacts and tags, releasing its blobs from the project's quota."""
     with transaction.atomic():
+        # Lock order everywhere: quota, then repository (blob_record takes the quota first too).
+        quota = quota_lock(project_id=repository.project_id)
         locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
         if locked is None:
             raise NotFound(f"repository {repository.name} not found")
         names = Tag.objects.filter(repository=locked).values_list("name", flat=True)
         immutability_check(repository=locked, names=names, action=f"delete repository {locked.name}")
-        quota = quota_lock(project_id=locked.project_id)
         blob_ids = list(RepositoryBlob.objects.filter(repository=locked).values_list("blob_id", flat=True))
         # Index children are protected while referenced: drop the references first.
         ArtifactReference.objects.filter(parent__repository=locked).delete()

@@ -596,3 +596,19 @@ def _canary(people, caplog, client, queries):  # noqa: ANN001
         assert secret not in logged
     assert not Robot.objects.filter(secret_hash__contains=secrets[0]).exists()
     assert not check_password("Sneaky-Secret-9", hash_value)  # UpdateRobot never sets a secret
+
+
+def test_robots_create_projects_only_with_the_system_permission_and_read_public_ones(people):
+    from projects.models import Project
+
+    maker = create(basic_client("root"), "maker", [perm("/", "project:create", kind="system")], level="system")
+    plain = create(basic_client("root"), "plain", [perm("beta", "repository:pull")], level="system")
+    made = robot_client(maker).post("/api/v2.0/projects", {"project_name": "robot-made"}, format="json")
+    assert made.status_code == 201, made.content
+    assert Project.objects.get(name="robot-made").owner is None  # a robot owns nothing
+    refused = robot_client(plain).post("/api/v2.0/projects", {"project_name": "nope"}, format="json")
+    assert refused.status_code == 403
+    # Anyone may read a public project, robots too; a private one they hold nothing in stays hidden.
+    project_create(name="open", public=True)
+    assert robot_client(plain).get("/api/v2.0/projects/open").status_code == 200
+    assert robot_client(plain).get("/api/v2.0/projects/alpha").status_code == 404

@@ -12,6 +12,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.middleware.csrf import _get_new_csrf_string
 from rest_framework.test import APIClient
 
+from common.configuration import config_update
 from common.testing.api import basic_client
 from projects.accounts import PASSWORD_RULE
 from projects.models import Member, Role, UserGroup, UserProfile
@@ -182,7 +183,7 @@ def _browser(*, csrf: bool = True) -> APIClient:
 
 
 def test_self_registration(users, settings):
-    settings.SELF_REGISTRATION = True
+    config_update(changes={"self_registration": True}, user=None)
     # Harbor: with self-registration on, sign-up comes from the UI session, never from a plain API call.
     api_call = basic_client(None).post("/api/v2.0/users", _new_user(), format="json")
     assert api_call.status_code == 403
@@ -195,7 +196,7 @@ def test_self_registration(users, settings):
     carol = get_user_model().objects.get(username="carol")
     assert not carol.is_superuser
     assert carol.pk != 424242
-    settings.SELF_REGISTRATION = False
+    config_update(changes={"self_registration": False}, user=None)
     assert _browser().post("/api/v2.0/users", _new_user(username="dave"), format="json").status_code == 401
 
 
