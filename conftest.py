@@ -15,9 +15,11 @@ def _fresh_process_caches():
     inside one test's rolled-back transaction must not leak into the next (nor skew query budgets)."""
     from common.configuration import config_cache_clear
     from projects.authentication import basic_cache_clear
+    from registry.pulls import pulls_discard
 
     config_cache_clear()
     basic_cache_clear()
     yield
     config_cache_clear()
     basic_cache_clear()
+    pulls_discard()  # pull counts of rows that only existed in this test's transaction

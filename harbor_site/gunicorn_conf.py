@@ -15,3 +15,10 @@ accesslog = os.environ.get("HARBOR_ACCESS_LOG", None) or None
 errorlog = "-"
 # Request bodies are streamed by the registry views; keep gunicorn from limiting header sizes too tightly.
 limit_request_field_size = 16384
+
+
+def worker_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn hook
+    """Write buffered pull counts before a worker goes (clean shutdown loses nothing)."""
+    from registry.pulls import pulls_flush
+
+    pulls_flush()

@@ -28,6 +28,7 @@ from registry.errors import (
 from registry.names import RepositoryName
 from registry.oci.base import RegistryView, body_chunks, body_length
 from registry.oci.responses import link_header, page_size
+from registry.pulls import pull_record
 from registry.services import blobs as blob_services
 from registry.services import manifests as manifest_services
 from registry.services import uploads as upload_services
@@ -76,6 +77,9 @@ class ManifestView(RegistryView):
     def get(self, request: HttpRequest, reference: str) -> HttpResponse:
         self.require("pull")
         stored = selectors.manifest_get(repository_name=self.name.full, reference=reference)
+        if request.method == "GET":  # Harbor counts a manifest GET as a pull; HEAD is a probe
+            tag = None if Digest.is_digest(reference) else reference
+            pull_record(repository_id=stored.repository_id, artifact_id=stored.artifact_id, tag=tag)
         body = b"" if request.method == "HEAD" else stored.content
         response = HttpResponse(body, content_type=stored.media_type)
         response["Content-Length"] = str(len(stored.content))

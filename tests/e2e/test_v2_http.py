@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import time
 
 import httpx
 import jwt
@@ -441,3 +442,24 @@ def test_pipelined_requests_after_a_streamed_body(client_for, registry_server, s
     assert responses[1].status == 200
     assert int(responses[1].getheader("Content-Length")) == len(data)
     conn.close()
+
+
+def test_pulls_are_counted_without_a_write_on_the_pull_path(admin, registry_server):
+    name = "library/counted"
+    admin.push_image(name, "v1", seed="counted")
+    auth = admin.bearer(f"repository:{name}:pull")
+    for _ in range(3):
+        assert admin.request("GET", f"/v2/{name}/manifests/v1", headers=auth).status_code == 200
+    assert admin.request("HEAD", f"/v2/{name}/manifests/v1", headers=auth).status_code == 200  # not a pull
+    deadline = time.monotonic() + 15
+    count = None
+    while time.monotonic() < deadline:
+        repo = httpx.get(
+            f"{registry_server.url}/api/v2.0/projects/library/repositories/counted",
+            auth=("admin", registry_server.admin_password),
+        ).json()
+        count = repo["pull_count"]
+        if count == 3:
+            break
+        time.sleep(0.5)
+    assert count == 3
