@@ -1,5 +1,8 @@
+"""Operator console for jobs (Execution/Task rows, read-only) and the system configuration."""
+
 from django.contrib import admin
 
+from common import admin_configuration  # noqa: F401 - registers the configuration page
 from common.models import Execution, Task
 
 
@@ -13,7 +16,9 @@ class TaskInline(admin.TabularInline):
 @admin.register(Execution)
 class ExecutionAdmin(admin.ModelAdmin):
     list_display = ("id", "kind", "trigger", "status", "dry_run", "started", "ended", "counts")
-    list_filter = ("kind", "status", "trigger")
+    list_filter = ("kind", "status", "trigger", "dry_run")
+    search_fields = ("kind",)
+    show_full_result_count = False
     readonly_fields = ("kind", "trigger", "status", "dry_run", "started", "ended", "counts", "log")
     inlines = [TaskInline]
 

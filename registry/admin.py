@@ -6,8 +6,10 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.template.defaultfilters import filesizeformat
 
+from registry import admin_labels  # noqa: F401 - registers the label admin
 from registry.errors import RegistryError
 from registry.models import Artifact, Blob, Repository, Tag, Upload
+from registry.services.artifacts import repository_update
 from registry.services.manifests import manifest_delete
 from registry.services.uploads import upload_cancel
 
@@ -40,8 +42,8 @@ class TagInline(ReadOnlyMixin, admin.TabularInline):
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
     list_display = ("name", "project", "artifact_count", "pull_count", "created", "updated")
+    # No project filter: its sidebar would list every project. A repository's name starts with its project's.
     search_fields = ("name",)
-    list_filter = ("project",)
     list_select_related = ("project",)
     readonly_fields = ("name", "project", "pull_count", "created", "updated")
     fields = ("name", "project", "description", "pull_count", "created", "updated")
@@ -53,6 +55,9 @@ class RepositoryAdmin(admin.ModelAdmin):
     @admin.display(description="artifacts", ordering="_artifacts")
     def artifact_count(self, obj: Repository) -> int:
         return obj._artifacts
+
+    def save_model(self, request, obj, form, change):
+        repository_update(repository=obj, description=obj.description)  # the only editable field
 
     def has_add_permission(self, request):
         return False
@@ -130,7 +135,7 @@ class TagAdmin(ReadOnlyMixin, admin.ModelAdmin):
     actions = ["delete_tags"]
     show_full_result_count = False
 
-    @admin.display(description="artifact")
+    @admin.display(description="artifact", ordering="artifact__digest")
     def artifact_digest(self, obj: Tag) -> str:
         return obj.artifact.digest
 
@@ -160,6 +165,7 @@ class UploadAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_select_related = ("repository",)
     readonly_fields = ("id", "repository", "owner", "size", "parts", "sha256_so_far", "created", "updated")
     actions = ["cancel_uploads"]
+    show_full_result_count = False
 
     @admin.action(description="Cancel selected uploads (drop their data)")
     def cancel_uploads(self, request, queryset):

@@ -53,7 +53,7 @@ USE_X_FORWARDED_HOST = env.bool("HARBOR_USE_X_FORWARDED_HOST", default=False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "harbor_site.console.ConsoleAdminConfig",  # django.contrib.admin with the console's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
