@@ -142,12 +142,12 @@ class ProjectSummaryQuotaSerializer(serializers.Serializer):
 
 
 class ProjectSummarySerializer(serializers.Serializer):
-    """Harbor's ProjectSummary (documents the `summary` response)."""
+    """Harbor's ProjectSummary (documents the `summary` response): counts need member list, quota quota read."""
 
     repo_count = serializers.IntegerField()
-    project_admin_count = serializers.IntegerField()
-    maintainer_count = serializers.IntegerField()
-    developer_count = serializers.IntegerField()
-    guest_count = serializers.IntegerField()
-    limited_guest_count = serializers.IntegerField()
-    quota = ProjectSummaryQuotaSerializer()
+    project_admin_count = serializers.IntegerField(required=False)
+    maintainer_count = serializers.IntegerField(required=False)
+    developer_count = serializers.IntegerField(required=False)
+    guest_count = serializers.IntegerField(required=False)
+    limited_guest_count = serializers.IntegerField(required=False)
+    quota = ProjectSummaryQuotaSerializer(required=False)

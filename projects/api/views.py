@@ -21,7 +21,7 @@ from projects.api.serializers import (
     ProjectSummarySerializer,
 )
 from projects.models import Project, Quota, Role
-from projects.permissions import can_system
+from projects.permissions import can, can_system
 
 PROJECT_QUERY_FIELDS = {
     "name": Field("name"),
@@ -150,10 +150,9 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         public = data.validated_data.get("public")
         if "public" in metadata:
             public = metadata.pop("public") == "true"
-        project = self.get_object()
-        services.project_update(project=project, public=public, metadata=metadata)
-        if data.validated_data.get("storage_limit") is not None:
-            Quota.objects.filter(project=project).update(hard=data.validated_data["storage_limit"])
+        # Harbor's updateProject ignores storage_limit: quotas are the sysadmins' (updateQuota), and a
+        # project admin must not lift their own.
+        services.project_update(project=self.get_object(), public=public, metadata=metadata)
         return Response(status=status.HTTP_200_OK)
 
     @extend_schema(operation_id="deleteProject", responses={200: None})
@@ -173,19 +172,25 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get"])
     def summary(self, request: Request, *args, **kwargs) -> Response:
         project = self.get_object()
-        counts = selectors.member_role_counts(project=project)
-        quota = Quota.objects.filter(project=project).first()
-        return Response(
-            {
-                "repo_count": project.repositories.count(),
-                "project_admin_count": counts.get(Role.PROJECT_ADMIN, 0),
-                "maintainer_count": counts.get(Role.MAINTAINER, 0),
-                "developer_count": counts.get(Role.DEVELOPER, 0),
-                "guest_count": counts.get(Role.GUEST, 0),
-                "limited_guest_count": counts.get(Role.LIMITED_GUEST, 0),
-                "quota": {
-                    "hard": {"storage": quota.hard if quota else -1},
-                    "used": {"storage": quota.used if quota else 0},
-                },
+        principal = principal_of(request)
+        summary: dict = {"repo_count": project.repositories.count()}
+        # Harbor: the member counts need member list, the quota needs quota read (a public project's
+        # readers see neither).
+        if can(principal, "list", "member", project=project):
+            counts = selectors.member_role_counts(project=project)
+            summary.update(
+                {
+                    "project_admin_count": counts.get(Role.PROJECT_ADMIN, 0),
+                    "maintainer_count": counts.get(Role.MAINTAINER, 0),
+                    "developer_count": counts.get(Role.DEVELOPER, 0),
+                    "guest_count": counts.get(Role.GUEST, 0),
+                    "limited_guest_count": counts.get(Role.LIMITED_GUEST, 0),
+                }
+            )
+        if can(principal, "read", "quota", project=project):
+            quota = Quota.objects.filter(project=project).first()
+            summary["quota"] = {
+                "hard": {"storage": quota.hard if quota else -1},
+                "used": {"storage": quota.used if quota else 0},
             }
-        )
+        return Response(summary)

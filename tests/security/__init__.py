@@ -1,0 +1,1 @@
+"""Security suite: the generated role x operation matrix, cross-tenant isolation, mass assignment, canary secrets."""

@@ -1,0 +1,157 @@
+"""Turning (operation, variant, principal) into a concrete request on the seeded world.
+
+Path parameters are filled by name from the world, so a new route whose parameters are known gets
+cases with no edit here; a new parameter name, or a write whose body the matrix can't guess, makes
+the coverage tests fail until it is described below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, urlencode
+
+from projects.models import Role
+from tests.security.routes import Operation
+from tests.security.world import ProjectData, Who, World
+
+
+@dataclass(frozen=True)
+class Context:
+    op: Operation
+    variant: str
+    world: World
+    who: Who
+
+    @property
+    def project(self) -> ProjectData:
+        """The variant's project (`global` and `-` variants: the private project, for parameters only)."""
+        return self.world.projects.get(self.variant) or self.world.projects["private"]
+
+    @property
+    def slug(self) -> str:
+        return self.who.name.lower()
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    body: object | None = None
+
+    def send(self, client):  # noqa: ANN001, ANN201
+        if self.body is None:
+            return client.generic(self.method, self.url)
+        return client.generic(self.method, self.url, json.dumps(self.body), content_type="application/json")
+
+
+def _user_id(ctx: Context) -> int:
+    own = ctx.world.user_id(ctx.who) if ctx.variant == "self" else None
+    return own or ctx.world.users["target"]
+
+
+# Path parameter name -> its value in the world.
+PATH_VALUES: dict[str, Callable[[Context], object]] = {
+    "project_name_or_id": lambda c: c.project.name if c.variant != "public" else c.project.id,  # both forms
+    "project_name": lambda c: c.project.name,
+    "repository_name": lambda c: c.project.repository,
+    "reference": lambda c: c.project.digest,
+    "tag_name": lambda c: c.project.spare_tag,
+    "mid": lambda c: c.project.member_id,
+    "meta_name": lambda c: c.project.meta_name,
+    "addition": lambda c: "build_history",
+    "label_id": lambda c: c.world.global_label_id if c.variant == "global" else c.project.label_id,
+    "robot_id": lambda c: c.world.system_robot_id if c.variant == "global" else c.project.robot_id,
+    "user_id": _user_id,
+    "group_id": lambda c: c.world.group_id,
+    "id": lambda c: c.project.quota_id,
+}
+# (operationId, parameter) -> a value other than the generic one.
+PATH_OVERRIDES: dict[tuple[str, str], Callable[[Context], object]] = {
+    ("CopyArtifact", "repository_name"): lambda c: "copied",  # a new repository in the same project
+}
+
+
+def _robot_permissions(ctx: Context) -> list[dict]:
+    if ctx.variant == "global":
+        return [{"kind": "system", "namespace": "/", "access": [{"resource": "project", "action": "list"}]}]
+    access = [{"resource": "repository", "action": "pull"}]
+    return [{"kind": "project", "namespace": ctx.project.name, "access": access}]
+
+
+def _robot_body(ctx: Context, name: str) -> dict:
+    level = "system" if ctx.variant == "global" else "project"
+    return {"name": name, "level": level, "duration": -1, "permissions": _robot_permissions(ctx)}
+
+
+def _labels_query(ctx: Context) -> dict:
+    return {"scope": "g"} if ctx.variant == "global" else {"scope": "p", "project_id": ctx.project.id}
+
+
+def _robots_query(ctx: Context) -> dict:
+    return {} if ctx.variant == "global" else {"q": f"Level=project,ProjectID={ctx.project.id}"}
+
+
+QUERIES: dict[str, Callable[[Context], dict]] = {
+    "headProject": lambda c: {"project_name": c.world.projects["private"].name},
+    "search": lambda c: {"q": "app"},
+    "searchUsers": lambda c: {"username": "target"},
+    "searchUserGroups": lambda c: {"groupname": "devs"},
+    "getCurrentUserPermissions": lambda c: {"scope": f"/project/{c.world.projects['private'].id}"},
+    "ListRobot": _robots_query,
+    "ListLabels": _labels_query,
+    "CopyArtifact": lambda c: {"from": f"{c.project.name}/{c.project.repository}:{c.project.tag}"},
+}
+BODIES: dict[str, Callable[[Context], object]] = {
+    "createProject": lambda c: {"project_name": f"new-{c.slug}", "public": False},
+    "updateProject": lambda c: {"metadata": {"auto_scan": "true"}},
+    "createProjectMember": lambda c: {"role_id": Role.GUEST, "member_user": {"username": "target"}},
+    "updateProjectMember": lambda c: {"role_id": Role.GUEST},
+    "addProjectMetadatas": lambda c: {"prevent_vul": "true"},
+    "updateProjectMetadata": lambda c: {c.project.meta_name: "true"},
+    "updateRepository": lambda c: {"description": "changed"},
+    "createTag": lambda c: {"name": "v9"},
+    "addLabel": lambda c: {"id": c.world.global_label_id},
+    "updateQuota": lambda c: {"hard": {"storage": 1 << 30}},
+    "updateConfigurations": lambda c: {"banner_message": "security matrix"},
+    "createUser": lambda c: {
+        "username": "newbie",
+        "email": "newbie@example.test",
+        "password": "N3w-Passw0rd",
+        "realname": "New Bie",
+    },
+    "updateUserProfile": lambda c: {"email": f"{c.slug}-changed@example.test", "realname": "Changed", "comment": ""},
+    "updateUserPassword": lambda c: {"old_password": c.who.password, "new_password": "N3w-Passw0rd"},
+    "setUserSysAdmin": lambda c: {"sysadmin_flag": True},
+    "createUserGroup": lambda c: {"group_name": "newgroup", "group_type": 2},
+    "updateUserGroup": lambda c: {"group_name": "renamed"},
+    "CreateRobot": lambda c: _robot_body(c, "newbot"),
+    "UpdateRobot": lambda c: _robot_body(c, "sysbot" if c.variant == "global" else "target"),
+    "RefreshSec": lambda c: {},
+    "CreateLabel": lambda c: {"name": "newlabel", **_labels_query(c)},
+    "UpdateLabel": lambda c: {"name": "renamed-label", "color": "#ffffff"},
+}
+
+
+class Unfillable(LookupError):
+    """A path parameter the world has no value for."""
+
+
+def call_for(op: Operation, variant: str, world: World, who: Who, *, path: dict | None = None) -> Call:
+    """The request `who` sends for this operation and variant (`path`: parameter values to use instead)."""
+    ctx = Context(op, variant, world, who)
+    values = {}
+    for name in op.params:
+        filler = PATH_OVERRIDES.get((op.operation_id, name)) or PATH_VALUES.get(name)
+        if path and name in path:
+            filler = lambda c, value=path[name]: value  # noqa: E731
+        if filler is None:
+            raise Unfillable(f"{op.name}: no world value for path parameter {name!r}")
+        values[name] = quote(str(filler(ctx)), safe="")
+    url = op.template.format(**values)
+    query = QUERIES[op.operation_id](ctx) if op.operation_id in QUERIES else {}
+    if query:
+        url += "?" + urlencode(query)
+    body = BODIES[op.operation_id](ctx) if op.operation_id in BODIES else None
+    return Call(op.method, url, body)
