@@ -24,6 +24,9 @@ METADATA_KEYS = frozenset(
 )
 BOOLEAN_KEYS = frozenset(METADATA_KEYS - {"severity", "retention_id", "proxy_speed_kb", "max_upstream_conn"})
 SEVERITIES = frozenset({"none", "low", "medium", "high", "critical"})
+# Set by the retention API when a policy is created; writing it by hand could point a project
+# at another project's policy (Harbor refuses it too).
+MANAGED_KEYS = frozenset({"retention_id"})
 
 
 def metadata_validate(value: dict) -> dict[str, str]:
@@ -34,6 +37,8 @@ def metadata_validate(value: dict) -> dict[str, str]:
     for key, raw in value.items():
         if key not in METADATA_KEYS:
             raise serializers.ValidationError(f"unknown metadata key {key!r}")
+        if key in MANAGED_KEYS:
+            raise serializers.ValidationError(f"{key} is managed by its own API and cannot be set here")
         text = str(raw).lower() if isinstance(raw, bool) else str(raw)
         if key in BOOLEAN_KEYS and text not in ("true", "false"):
             raise serializers.ValidationError(f'{key} must be "true" or "false"')

@@ -132,7 +132,8 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 public=bool(public),
                 owner=principal.user,  # a robot creates ownerless projects
                 metadata=metadata,
-                storage_limit=values.get("storage_limit"),
+                # Only sysadmins choose a quota (as Harbor): anyone else gets the default, unlimited.
+                storage_limit=values.get("storage_limit") if principal.is_sysadmin else None,
             )
         except ValueError as exc:
             raise BadRequest(str(exc)) from exc

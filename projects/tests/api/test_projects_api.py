@@ -34,7 +34,14 @@ def test_create_get_update_delete_project(users):
     project = Project.objects.get(name="alpha")
     assert created["Location"] == f"/api/v2.0/projects/{project.pk}"
     assert Member.objects.get(project=project).role == Role.PROJECT_ADMIN
-    assert Quota.objects.get(project=project).hard == 1024
+    assert Quota.objects.get(project=project).hard == -1  # only sysadmins choose a quota
+    by_admin = basic_client("root").post(
+        "/api/v2.0/projects", {"project_name": "capped", "storage_limit": 1024}, format="json"
+    )
+    assert by_admin.status_code == 201
+    assert Quota.objects.get(project__name="capped").hard == 1024
+    managed = alice.put("/api/v2.0/projects/alpha", {"metadata": {"retention_id": "7"}}, format="json")
+    assert managed.status_code == 400
     body = alice.get("/api/v2.0/projects/alpha").json()
     assert body["name"] == "alpha"
     assert body["project_id"] == project.pk
