@@ -14,13 +14,13 @@ def project_visible(*, principal: Principal) -> QuerySet[Project]:
     queryset = Project.objects.all()
     if principal.is_sysadmin:
         return queryset
+    condition = Q(public=True)
     if principal.robot is not None:
-        # A robot sees exactly the projects it holds something in (all of them with a `*` grant).
+        # A robot sees public projects and those it holds something in (all with a `*` grant).
         grants = principal.robot_grants()
         if grants.every:
             return queryset
-        return queryset.filter(pk__in=[pk for pk, pairs in grants.projects.items() if pairs])
-    condition = Q(public=True)
+        return queryset.filter(condition | Q(pk__in=[pk for pk, pairs in grants.projects.items() if pairs]))
     if principal.user is not None:
         member_of = Member.objects.filter(Q(user_id=principal.user.pk) | Q(group__users=principal.user.pk))
         condition |= Q(pk__in=member_of.values("project_id"))

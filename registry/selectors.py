@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import F
 from django.db.models.functions import Collate
 
-from projects.models import Project
 from projects.permissions import Principal
 from projects.selectors import project_visible
 from registry.digest import Digest
@@ -111,12 +110,7 @@ def visible_repositories(*, principal: Principal):  # noqa: ANN201 - a queryset
     queryset = Repository.objects.all()
     if principal.is_sysadmin:
         return queryset
-    if principal.robot is not None:  # a robot sees exactly the projects it holds something in
-        return queryset.filter(project__in=project_visible(principal=principal).values("pk"))
-    condition = Q(public=True)
-    if principal.user is not None:
-        condition |= Q(members__user_id=principal.user.pk) | Q(members__group__users=principal.user.pk)
-    return queryset.filter(project__in=Project.objects.filter(condition).values("pk"))
+    return queryset.filter(project__in=project_visible(principal=principal).values("pk"))
 
 
 def catalog_names(*, principal: Principal, last: str | None, limit: int | None) -> tuple[list[str], bool]:

@@ -61,7 +61,9 @@ class Authorized(BasePermission):
         if writes and config_get("read_only"):
             raise Denied(READ_ONLY_MESSAGE)
         rules = getattr(view, "permission_required", None) or {}
-        rule = rules.get(_action(request, view))
+        action = _action(request, view)
+        # HEAD asks what GET would answer: never stricter, never looser.
+        rule = rules.get(action) or (rules.get("get") if action == "head" else None)
         principal = principal_of(request)
         if rule is None:
             _deny(principal)

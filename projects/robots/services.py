@@ -77,11 +77,13 @@ def _held_everywhere(principal: Principal) -> frozenset:
 
 
 def _held_in(principal: Principal, project_id: int, project: Project | None) -> frozenset:
+    if principal.robot is not None:
+        # A robot passes on only what it was granted: what it may do in a public project
+        # (like anyone) is not its to hand out, or a grant would outlive the project going private.
+        # (Also covers a project deleted since: robots hold their grants by its id.)
+        return principal.robot_grants().in_project(project_id)
     if project is not None:
         return project_permissions(principal, project)
-    # A project deleted since: robots still hold (and may pass on) what they hold by its id.
-    if principal.robot is not None:
-        return principal.robot_grants().in_project(project_id)
     return PROJECT_CATALOGUE if principal.is_sysadmin else frozenset()
 
 
