@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("projects.api.urls")),
     path("", include("registry.api.urls")),
     path("", include("common.api.urls")),
+    path("", include("policies.api.urls")),
     # Ours, not Harbor's: public, and left out of the document they serve (SERVE_INCLUDE_SCHEMA, prefix hook).
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("swagger-ui/", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),

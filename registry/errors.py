@@ -84,6 +84,11 @@ class Denied(RegistryError):
     code, status, default_message = "DENIED", 403, "requested access to the resource is denied"
 
 
+class TagImmutable(Denied):
+    # Harbor answers 412 when an immutability rule protects the tag; the OCI spec has no code for it.
+    status, default_message = 412, "the tag is immutable"
+
+
 class Unsupported(RegistryError):
     code, status, default_message = "UNSUPPORTED", 405, "the operation is unsupported"
 

@@ -129,6 +129,10 @@ class BlobStore:
         """A URL the client may fetch the blob from directly, when the backend has one."""
         return None
 
+    def blob_listing(self) -> Iterator[tuple[str, float]]:
+        """(digest, age in seconds) of every committed blob in the store (for garbage collection)."""
+        raise NotImplementedError
+
     def blob_write(self, digest: Digest, data: bytes) -> None:
         """Store small verified content (used for manifests mirrored as blobs and tests)."""
         from django.core.files.base import ContentFile
@@ -195,6 +199,15 @@ class FilesystemBlobStore(BlobStore):
     def blob_delete(self, digest: Digest) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.blob_path(digest))
+
+    def blob_listing(self) -> Iterator[tuple[str, float]]:
+        root = self.path("blobs")
+        now = time.time()
+        for directory, _dirs, files in os.walk(root):
+            algorithm = os.path.relpath(directory, root).split(os.sep)[0]
+            for name in files:
+                with contextlib.suppress(FileNotFoundError):
+                    yield f"{algorithm}:{name}", now - os.stat(os.path.join(directory, name)).st_mtime
 
     def blob_write(self, digest: Digest, data: bytes) -> None:
         target = self.blob_path(digest)
@@ -340,6 +353,14 @@ class ObjectBlobStore(BlobStore):
 
     def blob_delete(self, digest: Digest) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=self._key(blob_name(digest)))
+
+    def blob_listing(self) -> Iterator[tuple[str, float]]:
+        prefix = self._key("blobs") + "/"
+        now = time.time()
+        for obj in self._list(prefix):
+            parts = obj["Key"][len(prefix) :].split("/")  # <alg>/<2 hex>/<hex>
+            if len(parts) == 3:
+                yield f"{parts[0]}:{parts[2]}", now - obj["LastModified"].timestamp()
 
     def blob_write(self, digest: Digest, data: bytes) -> None:
         if not self.blob_exists(digest):

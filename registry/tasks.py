@@ -9,9 +9,11 @@ from django.conf import settings
 
 from common.models import ExecutionStatus
 from common.services import execution_finish, execution_start
+from registry.services.gc import gc_run
 from registry.services.uploads import upload_purge
 
 PURGE_UPLOADS = "registry.purge_uploads"
+GC = "registry.gc"
 
 
 @shared_task(name=PURGE_UPLOADS)
@@ -24,4 +26,18 @@ def purge_uploads(trigger: str = "SCHEDULE") -> int:
         execution_finish(execution=execution, status=ExecutionStatus.FAILED, counts={}, log=f"{exc!r}\n")
         raise
     execution_finish(execution=execution, status=ExecutionStatus.SUCCEEDED, counts=counts)
+    return execution.pk
+
+
+@shared_task(name=GC)
+def gc(*, delete_untagged: bool = False, dry_run: bool = False, trigger: str = "MANUAL") -> int:
+    """Garbage-collect unused blobs (and untagged artifacts if asked), recording an Execution."""
+    execution = execution_start(kind="gc", trigger=trigger, dry_run=dry_run)
+    try:
+        counts = gc_run(delete_untagged=delete_untagged, dry_run=dry_run)
+    except Exception as exc:
+        execution_finish(execution=execution, status=ExecutionStatus.FAILED, counts={}, log=f"{exc!r}\n")
+        raise
+    log = "".join(f"{key}: {value}\n" for key, value in counts.items())
+    execution_finish(execution=execution, status=ExecutionStatus.SUCCEEDED, counts=counts, log=log)
     return execution.pk

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "common",
     "projects",
     "registry",
+    "policies",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
 
 from common.api.errors import BadRequest, NotFound
+from policies.selectors import immutable_tags
 from registry import artifact_types as types
 from registry.api_selectors.repositories import artifact_listable
 from registry.artifact_types import cosign_tag
@@ -85,7 +86,7 @@ def tags_immutable(*, repository: Repository, names: Iterable[str]) -> frozenset
     """The names among `names` that a tag immutability rule protects in the repository.
 
     The single seam for tag immutability: every API write that moves or removes a tag asks this
-    (through registry.services.artifacts.immutability_check) and listings show its answer. Until the
-    immutability rules exist (policies app), no tag is immutable.
+    (through registry.services.artifacts.immutability_check) and listings show its answer. The rules
+    live in the policies app (one query for the project's enabled rules; none when `names` is empty).
     """
-    return frozenset()
+    return frozenset(immutable_tags(repository=repository, names=names))

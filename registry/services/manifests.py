@@ -8,8 +8,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from policies.selectors import immutable_tags_by_name, immutable_tags_in, project_rules
 from registry.digest import Digest
-from registry.errors import Denied, DigestInvalid, ManifestBlobUnknown, ManifestInvalid, ManifestUnknown
+from registry.errors import (
+    Denied,
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+    TagImmutable,
+)
 from registry.manifests import Manifest, manifest_parse
 from registry.models import Artifact, ArtifactBlob, ArtifactReference, Blob, Repository, Tag
 from registry.names import tag_validate
@@ -57,6 +65,34 @@ def _referenced_children(repository: Repository, manifest: Manifest) -> list[tup
     return [(found[d], wanted[d].platform) for d in wanted]
 
 
+def _moves_refuse(repository: Repository, tags: list[str], digest: Digest) -> None:
+    """TagImmutable if a push would move an immutable tag to another digest (re-pushing it is fine)."""
+    rules = project_rules(project_id=repository.project_id)  # the one extra query of a tagged push
+    protected = immutable_tags_in(rules=rules, repository_name=repository.name, names=tags) if rules else set()
+    if not protected:
+        return
+    moving = sorted(
+        Tag.objects.filter(repository=repository, name__in=protected)
+        .exclude(artifact__digest=str(digest))
+        .values_list("name", flat=True)
+    )
+    if moving:
+        raise TagImmutable(
+            f"the tag {moving[0]} is immutable and cannot be overwritten in {repository.name}",
+            detail={"tag": moving[0]},
+        )
+
+
+def _deletes_refuse(repository_name: str, names: list[str], what: str) -> None:
+    """TagImmutable if an immutability rule protects one of the tags being deleted."""
+    protected = sorted(immutable_tags_by_name(repository_name=repository_name, names=names))
+    if protected:
+        raise TagImmutable(
+            f"the tag {protected[0]} is immutable: cannot delete {what} in {repository_name}",
+            detail={"tag": protected[0]},
+        )
+
+
 def manifest_push(
     *, repository: Repository, reference: str, body: bytes, content_type: str | None, tags: list[str]
 ) -> PushedManifest:
@@ -72,6 +108,8 @@ def manifest_push(
         tags = [reference, *tags]
         digest = Digest.of(body)
     tags = list(dict.fromkeys(tag_validate(t) for t in tags))
+    if tags:
+        _moves_refuse(repository, tags, digest)
 
     blobs = _referenced_blobs(repository, manifest)
     children = _referenced_children(repository, manifest)
@@ -120,8 +158,15 @@ def manifest_delete(*, repository_name: str, reference: str) -> None:
                 raise ManifestUnknown(detail={"digest": str(digest)})
             if artifact.parents.exists():
                 raise Denied(f"{digest} is referenced by an index in {repository_name}; delete the index first")
+            _deletes_refuse(repository_name, list(artifact.tags.values_list("name", flat=True)), str(digest))
             artifact.delete()
         return
+    if immutable_tags_by_name(repository_name=repository_name, names=[reference]):
+        if not Tag.objects.filter(repository__name=repository_name, name=reference).exists():
+            raise ManifestUnknown(detail={"tag": reference})
+        raise TagImmutable(
+            f"the tag {reference} is immutable: cannot delete it in {repository_name}", detail={"tag": reference}
+        )
     deleted, _ = Tag.objects.filter(repository__name=repository_name, name=reference).delete()
     if not deleted:
         raise ManifestUnknown(detail={"tag": reference})

@@ -26,7 +26,7 @@ from registry.digest import Digest
 from registry.errors import BlobUploadUnknown, Denied, DigestInvalid, RangeInvalid, SizeInvalid
 from registry.models import Blob, Repository, Upload
 from registry.services.blobs import blob_record
-from registry.storage import BodyReader, BodyTooLong, blob_store, sha256_of
+from registry.storage import BlobStore, BodyReader, BodyTooLong, blob_store, sha256_of
 
 logger = logging.getLogger(__name__)
 
@@ -152,13 +152,14 @@ def upload_complete(*, upload: Upload, digest: Digest, chunks: Iterable[bytes] |
         except Denied:
             _upload_destroy(current)  # refused before commit: none of its bytes remain
             raise
-        if store.blob_exists(digest):
-            store.upload_delete(current.pk, parts=current.parts)
-        else:
-            store.upload_commit(current.pk, parts=current.parts, size=current.size, digest=digest)
         try:
             with transaction.atomic():
-                blob = blob_record(digest=digest, size=current.size, repository=current.repository)
+                blob = blob_record(
+                    digest=digest,
+                    size=current.size,
+                    repository=current.repository,
+                    commit=lambda: _commit(store, current.pk, parts=current.parts, size=current.size, digest=digest),
+                )
                 Upload.objects.filter(pk=current.pk).delete()
         except Denied:
             # The quota filled up since the check: the session is over either way. The committed
@@ -189,17 +190,30 @@ def blob_push_monolithic(
                     detail={"expected": str(digest), "actual": f"{digest.algorithm}:{hasher.hexdigest()}"}
                 )
             quota_check(project_id=repository.project_id, digest=str(digest), size=body.count)
-            if store.blob_exists(digest):
-                store.upload_delete(temp_id, parts=parts)
-            else:
-                store.upload_commit(temp_id, parts=parts, size=body.count, digest=digest)
+            return blob_record(
+                digest=digest,
+                size=body.count,
+                repository=repository,
+                commit=lambda: _commit(store, temp_id, parts=parts, size=body.count, digest=digest),
+            )
     except BodyTooLong as exc:
         store.upload_delete(temp_id, parts=parts)
         raise SizeInvalid("body is longer than Content-Length") from exc
     except BaseException:
         store.upload_delete(temp_id, parts=parts)
         raise
-    return blob_record(digest=digest, size=body.count, repository=repository)
+
+
+def _commit(store: BlobStore, upload_id: uuid.UUID, *, parts: list, size: int, digest: Digest) -> None:
+    """Put verified upload data at the blob's place, or drop it when the blob is already stored.
+
+    Called by blob_record under the digest's lock, so the existence check and the link that follows
+    can't interleave with garbage collection removing the same blob (see registry/services/gc.py).
+    """
+    if store.blob_exists(digest):
+        store.upload_delete(upload_id, parts=parts)
+    else:
+        store.upload_commit(upload_id, parts=parts, size=size, digest=digest)
 
 
 def upload_cancel(*, upload: Upload) -> None:

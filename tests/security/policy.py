@@ -247,6 +247,7 @@ SEGMENT_RESOURCES = {
     "accessories": "accessory",
     "additions": "artifact-addition",
     "labels": "artifact-label",
+    "immutabletagrules": "immutable-tag",
 }
 # Sub-resources of a project that are views of the project itself.
 PROJECT_VIEWS = {"summary": ("project", "read"), "_deletable": ("project", "delete")}

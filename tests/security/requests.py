@@ -66,6 +66,7 @@ PATH_VALUES: dict[str, Callable[[Context], object]] = {
     "user_id": _user_id,
     "group_id": lambda c: c.world.group_id,
     "id": lambda c: c.project.quota_id,
+    "immutable_rule_id": lambda c: c.project.immutable_rule_id,
 }
 # (operationId, parameter) -> a value other than the generic one.
 PATH_OVERRIDES: dict[tuple[str, str], Callable[[Context], object]] = {
@@ -91,6 +92,13 @@ def _labels_query(ctx: Context) -> dict:
 
 def _robots_query(ctx: Context) -> dict:
     return {} if ctx.variant == "global" else {"q": f"Level=project,ProjectID={ctx.project.id}"}
+
+
+def _immutable_rule_body(tag_pattern: str) -> dict:
+    return {
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": tag_pattern}],
+    }
 
 
 QUERIES: dict[str, Callable[[Context], dict]] = {
@@ -131,6 +139,8 @@ BODIES: dict[str, Callable[[Context], object]] = {
     "RefreshSec": lambda c: {},
     "CreateLabel": lambda c: {"name": "newlabel", **_labels_query(c)},
     "UpdateLabel": lambda c: {"name": "renamed-label", "color": "#ffffff"},
+    "CreateImmuRule": lambda c: _immutable_rule_body("nightly-*"),
+    "UpdateImmuRule": lambda c: {**_immutable_rule_body("stable-*"), "disabled": True},
 }
 
 

@@ -13,6 +13,7 @@ import json
 
 import pytest
 
+from policies.models import ImmutabilityRule
 from projects.models import Member, Project, Quota, Robot
 from registry.models import Artifact, ArtifactLabel, Label, Repository, Tag
 from tests.security.policy import SYSTEM_POLICY
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.django_db
 # Refusals that don't depend on the project: the quota API is for sysadmins whatever the quota.
 SYSADMIN_ONLY = frozenset({"getQuota", "updateQuota"})
 # Path parameters that name an object of a project (tag names and metadata keys are names, not ids).
-OBJECT_PARAMS = ("mid", "repository_name", "reference", "label_id", "robot_id")
+OBJECT_PARAMS = ("mid", "repository_name", "reference", "label_id", "robot_id", "immutable_rule_id")
 
 
 def _project_scoped(op: Operation) -> bool:
@@ -55,6 +56,7 @@ def _b_value(world: World, param: str) -> object:
         "reference": b.digest,
         "label_id": b.label_id,
         "robot_id": b.robot_id,
+        "immutable_rule_id": b.immutable_rule_id,
     }[param]
 
 
@@ -70,6 +72,7 @@ def _snapshot() -> tuple:
         list(Label.objects.filter(project__name="tenantb").order_by("pk").values()),
         list(Tag.objects.filter(repository__project__name="tenantb").order_by("pk").values()),
         list(ArtifactLabel.objects.filter(artifact__repository__project__name="tenantb").order_by("pk").values()),
+        list(ImmutabilityRule.objects.filter(project__name="tenantb").order_by("pk").values()),
     )
 
 

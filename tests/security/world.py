@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 
 from common.testing.api import basic_client
+from policies.services import immutability_rule_create
 from projects.models import GroupType, Member, Project, Quota, Role, UserGroup
 from projects.permissions import Principal
 from projects.robots.catalogue import PROJECT_PERMISSIONS
@@ -145,6 +146,7 @@ class ProjectData:
     member_id: int  # a spare developer: the target of member reads and writes
     robot_id: int  # a project robot holding repository pull: the target of robot operations
     quota_id: int
+    immutable_rule_id: int  # a rule protecting `release-*` tags only: v1 and v2 stay mutable
     tag: str = "v1"
     spare_tag: str = "v2"
     meta_name: str = "auto_scan"
@@ -207,6 +209,11 @@ def _project(key: str, users: dict, root) -> ProjectData:  # noqa: ANN001
         member_id=spare_member.pk,
         robot_id=_robot(root, name, "target", TARGET_ROBOT_GRANTS),
         quota_id=Quota.objects.get(project=project).pk,
+        immutable_rule_id=immutability_rule_create(
+            project=project,
+            scope_selectors={"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+            tag_selectors=[{"kind": "doublestar", "decoration": "matches", "pattern": "release-*"}],
+        ).pk,
     )
 
 

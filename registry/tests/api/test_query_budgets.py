@@ -45,8 +45,8 @@ def test_list_artifacts_budget_at_200_plus(busy, django_assert_max_num_queries):
     first = developer.get(f"{APP}?page_size=100&{ALL_OPTIONS}")  # fills extra_attrs for the page
     assert first.status_code == 200, first.content
     assert first["X-Total-Count"] == "215"
-    # user, project, roles, repository, count, page, references, tags, labels, accessories (2)
-    with django_assert_max_num_queries(11):
+    # user, project, roles, repository, count, page, references, tags, immutability rules, labels, accessories (2)
+    with django_assert_max_num_queries(12):
         page = developer.get(f"{APP}?page_size=100&{ALL_OPTIONS}")
     body = page.json()
     assert len(body) == 100
@@ -55,7 +55,7 @@ def test_list_artifacts_budget_at_200_plus(busy, django_assert_max_num_queries):
     )
     assert any(a["accessories"] for a in body)
     assert any(a["references"] for a in body)
-    with django_assert_max_num_queries(12):  # a cold page: one extra UPDATE for the new extra_attrs
+    with django_assert_max_num_queries(13):  # a cold page: one extra UPDATE for the new extra_attrs
         assert developer.get(f"{APP}?page_size=100&page=2&{ALL_OPTIONS}").status_code == 200
     assert Artifact.objects.filter(repository=busy, extra_attrs__isnull=True).count() < 215
 

@@ -25,7 +25,7 @@ def app(lib):
 def test_list_tags_of_an_artifact(app, django_assert_max_num_queries):
     limited = basic_client("limited")  # limitedGuest holds "tag list" in Harbor's matrix
     limited.get(f"{APP}/v1/tags")  # warm the Basic credentials cache
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):  # with_immutable_status: one query for the project's rules
         response = limited.get(f"{APP}/v1/tags?sort=name&page_size=3&with_immutable_status=true")
     assert response.status_code == 200, response.content
     assert [t["name"] for t in response.json()] == ["a", "b", "c"]

@@ -1,0 +1,68 @@
+"""Reads of immutability rules, and the one question the registry asks: which of these tags are immutable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+
+from common.api.errors import NotFound
+from common.api.filters import Field, queryset_query, queryset_sort
+from policies.models import ImmutabilityRule
+from policies.rules import Rule, is_immutable
+from projects.models import Project
+
+RULE_QUERY_FIELDS = {
+    "id": Field("pk", "int"),
+    "priority": Field("priority", "int"),
+    "disabled": Field("disabled", "bool"),
+}
+RULE_SORT_FIELDS = {"id": "pk", "priority": "priority", "creation_time": "created", "update_time": "updated"}
+
+
+def immutability_rule_list(*, project: Project, q: str | None = None, sort: str | None = None) -> QuerySet:
+    """The project's rules, filtered by Harbor's `q` and ordered by `sort` (default: priority, id)."""
+    queryset = queryset_query(ImmutabilityRule.objects.filter(project=project), q=q, fields=RULE_QUERY_FIELDS)
+    return queryset_sort(queryset, sort=sort, fields=RULE_SORT_FIELDS, default=("priority", "pk"))
+
+
+def immutability_rule_get(*, project: Project, rule_id: int) -> ImmutabilityRule:
+    """The project's rule `rule_id`, or NotFound (a rule of another project is not found)."""
+    rule = ImmutabilityRule.objects.filter(project=project, pk=rule_id).first()
+    if rule is None:
+        raise NotFound(f"immutable tag rule {rule_id} not found in project {project.name}")
+    return rule
+
+
+def _project_rules(**lookup: object) -> list[Rule]:
+    rows = ImmutabilityRule.objects.filter(disabled=False, **lookup).values_list("scope_selectors", "tag_selectors")
+    return [Rule.from_json(scope_selectors=scope, tag_selectors=tags) for scope, tags in rows]
+
+
+def immutable_tags_in(*, rules: list[Rule], repository_name: str, names: Iterable[str]) -> set[str]:
+    """The names among `names` the rules protect in `repository_name` (full name, `project/...`)."""
+    short = repository_name.split("/", 1)[1] if "/" in repository_name else repository_name
+    return {name for name in names if is_immutable(rules, short, name)}
+
+
+def immutable_tags(*, repository, names: Iterable[str]) -> set[str]:  # noqa: ANN001 - registry.models.Repository
+    """The names among `names` an enabled rule of the repository's project protects (one query; none if no names)."""
+    names = set(names)
+    if not names:
+        return set()
+    rules = _project_rules(project_id=repository.project_id)
+    return immutable_tags_in(rules=rules, repository_name=repository.name, names=names)
+
+
+def immutable_tags_by_name(*, repository_name: str, names: Iterable[str]) -> set[str]:
+    """As immutable_tags, for a repository known by its full name only (the /v2/ paths; one query)."""
+    names = set(names)
+    if not names:
+        return set()
+    rules = _project_rules(project__name=repository_name.split("/", 1)[0])
+    return immutable_tags_in(rules=rules, repository_name=repository_name, names=names)
+
+
+def project_rules(*, project_id: int) -> list[Rule]:
+    """The enabled rules of a project, as values (one query)."""
+    return _project_rules(project_id=project_id)
