@@ -7,11 +7,10 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import BadRequest, NotFound
+from common.api.errors import BadRequest
 from policies import selectors, services
 from policies.models import ImmutabilityRule
-from projects.models import Project
-from projects.selectors import project_get
+from projects.api.permissions import ProjectScopedMixin
 
 
 class ImmutableSelectorSerializer(serializers.Serializer):
@@ -43,7 +42,7 @@ def _rule_id(raw: str) -> int:
     return int(raw)
 
 
-class ImmutableRuleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class ImmutableRuleViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = ImmutableRuleSerializer
     permission_required = {
         "list": ("immutable-tag", "list"),
@@ -51,20 +50,6 @@ class ImmutableRuleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         "update": ("immutable-tag", "update"),
         "destroy": ("immutable-tag", "delete"),
     }
-
-    def get_permission_project(self) -> Project | None:
-        if not hasattr(self, "_project"):
-            header = self.request.headers.get("X-Is-Resource-Name")
-            is_name = None if header is None else header.lower() == "true"
-            self._project = project_get(name_or_id=self.kwargs["project_name_or_id"], is_name=is_name)
-        return self._project
-
-    @property
-    def project(self) -> Project:
-        project = self.get_permission_project()
-        if project is None:
-            raise NotFound("project not found")
-        return project
 
     def get_queryset(self):  # noqa: ANN201
         params = self.request.query_params

@@ -7,11 +7,11 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import BadRequest, NotFound
+from common.api.errors import BadRequest
 from projects import members as services
+from projects.api.permissions import ProjectScopedMixin
 from projects.api.serializers import metadata_validate
-from projects.models import Member, Project, Role
-from projects.selectors import project_get
+from projects.models import Member, Role
 
 # --- serializers ------------------------------------------------------------------------------
 
@@ -63,24 +63,6 @@ class ProjectMemberEntitySerializer(serializers.Serializer):
 
 
 # --- views ------------------------------------------------------------------------------------
-
-
-class ProjectScopedMixin:
-    """The project named in the path (cached: the permission check and the handler share it)."""
-
-    def get_permission_project(self) -> Project | None:
-        if not hasattr(self, "_project"):
-            header = self.request.headers.get("X-Is-Resource-Name")
-            is_name = None if header is None else header.lower() == "true"
-            self._project = project_get(name_or_id=self.kwargs["project_name_or_id"], is_name=is_name)
-        return self._project
-
-    @property
-    def project(self) -> Project:
-        project = self.get_permission_project()
-        if project is None:
-            raise NotFound("project not found")
-        return project
 
 
 def _member_id(raw: str) -> int:

@@ -19,6 +19,7 @@ from common.api.errors import Denied, Forbidden, NotFound, Unauthorized
 from common.configuration import READ_ONLY_MESSAGE, config_get
 from projects.models import Project
 from projects.permissions import Principal, can, project_permissions
+from projects.selectors import project_get
 
 
 def principal_of(request) -> Principal:  # noqa: ANN001
@@ -80,3 +81,21 @@ class Authorized(BasePermission):
         resource, action = rule
         project_authorize(principal, view.get_permission_project(), resource, action)
         return True
+
+
+class ProjectScopedMixin:
+    """The project named in the path (cached: the permission check and the handler share it)."""
+
+    def get_permission_project(self) -> Project | None:
+        if not hasattr(self, "_project"):
+            header = self.request.headers.get("X-Is-Resource-Name")
+            is_name = None if header is None else header.lower() == "true"
+            self._project = project_get(name_or_id=self.kwargs["project_name_or_id"], is_name=is_name)
+        return self._project
+
+    @property
+    def project(self) -> Project:
+        project = self.get_permission_project()
+        if project is None:
+            raise NotFound("project not found")
+        return project
