@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.api.bodies import body_validated
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from common.api.filters import Field, queryset_query, queryset_sort
 from common.configuration import config_get
@@ -37,6 +38,15 @@ PROJECT_SORT_FIELDS = {"name": "name", "creation_time": "created", "update_time"
 def _is_name(request: Request) -> bool | None:
     header = request.headers.get("X-Is-Resource-Name")
     return None if header is None else header.lower() == "true"
+
+
+def _visibility(values: dict) -> tuple[bool | None, dict[str, str]]:
+    """`public` from metadata (Harbor's way) or the deprecated top-level flag; the other metadata keys."""
+    metadata = dict(values.get("metadata") or {})
+    public = values.get("public")
+    if "public" in metadata:
+        public = metadata.pop("public") == "true"
+    return public, metadata
 
 
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -119,13 +129,8 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             raise Forbidden("Only system admin can create project")
         if principal.robot is not None and not can_system(principal, "create", "project"):
             raise Forbidden("this robot may not create projects")
-        data = ProjectReqSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        metadata = dict(values.get("metadata") or {})
-        public = values.get("public")
-        if "public" in metadata:
-            public = metadata.pop("public") == "true"
+        values = body_validated(ProjectReqSerializer, request)
+        public, metadata = _visibility(values)
         try:
             project = services.project_create(
                 name=values.get("project_name", ""),
@@ -145,12 +150,8 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(operation_id="updateProject", request=ProjectReqSerializer, responses={200: None})
     def update(self, request: Request, *args, **kwargs) -> Response:
-        data = ProjectReqSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        metadata = dict(data.validated_data.get("metadata") or {})
-        public = data.validated_data.get("public")
-        if "public" in metadata:
-            public = metadata.pop("public") == "true"
+        values = body_validated(ProjectReqSerializer, request)
+        public, metadata = _visibility(values)
         # Harbor's updateProject ignores storage_limit: quotas are the sysadmins' (updateQuota), and a
         # project admin must not lift their own.
         services.project_update(project=self.get_object(), public=public, metadata=metadata)

@@ -175,7 +175,7 @@ def blob_push_monolithic(
     """`POST ?digest=`: the whole blob in one request, without a session row."""
     store = blob_store()
     temp_id = uuid.uuid4()
-    hasher = hashlib.sha256() if digest.algorithm == "sha256" else hashlib.new(digest.algorithm)
+    hasher = digest.hasher()
     body = BodyReader(chunks, hasher, limit=length)
     parts: list = []
     try:

@@ -7,6 +7,7 @@ from rest_framework import status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.api.bodies import body_validated
 from common.api.errors import BadRequest
 from projects import accounts
 from projects.api.permissions import principal_of
@@ -24,12 +25,6 @@ def _id(value: str) -> int:
         return int(value)
     except ValueError as exc:
         raise BadRequest(f"invalid group id {value!r}") from exc
-
-
-def _parsed(request: Request) -> dict:
-    data = UserGroupReqSerializer(data=request.data)
-    data.is_valid(raise_exception=True)
-    return data.validated_data
 
 
 class UserGroupViewSet(viewsets.GenericViewSet):
@@ -62,7 +57,7 @@ class UserGroupViewSet(viewsets.GenericViewSet):
 
     @extend_schema(operation_id="createUserGroup", request=UserGroupSerializer, responses={201: None})
     def create(self, request: Request) -> Response:
-        values = _parsed(request)
+        values = body_validated(UserGroupReqSerializer, request)
         group = accounts.usergroup_create(
             principal=principal_of(request),
             name=values["group_name"],
@@ -82,7 +77,7 @@ class UserGroupViewSet(viewsets.GenericViewSet):
         operation_id="updateUserGroup", parameters=[GROUP_ID], request=UserGroupSerializer, responses={200: None}
     )
     def update(self, request: Request, group_id: str) -> Response:
-        name = _parsed(request)["group_name"]
+        name = body_validated(UserGroupReqSerializer, request)["group_name"]
         accounts.usergroup_update(principal=principal_of(request), group_id=_id(group_id), name=name)
         return Response(status=status.HTTP_200_OK)
 

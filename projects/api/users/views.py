@@ -9,6 +9,7 @@ from rest_framework import exceptions, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from common.api.bodies import body_validated
 from common.api.errors import BadRequest
 from common.api.filters import Field, queryset_query, queryset_sort
 from projects import accounts
@@ -77,12 +78,6 @@ def _carries_session(request: Request) -> bool:
     return True
 
 
-def _parsed(serializer_class: type, request: Request) -> dict:
-    data = serializer_class(data=request.data)
-    data.is_valid(raise_exception=True)
-    return data.validated_data
-
-
 class UserViewSet(viewsets.GenericViewSet):
     serializer_class = UserRespSerializer
     # Past authentication, projects.accounts decides as Harbor does: the system resource `user`
@@ -115,7 +110,7 @@ class UserViewSet(viewsets.GenericViewSet):
 
     @extend_schema(operation_id="createUser", request=UserCreationReqSerializer, responses={201: None})
     def create(self, request: Request) -> Response:
-        values = _parsed(UserCreationReqSerializer, request)
+        values = body_validated(UserCreationReqSerializer, request)
         user = accounts.user_create(
             principal=principal_of(request), carries_session=_carries_session(request), **values
         )
@@ -132,7 +127,7 @@ class UserViewSet(viewsets.GenericViewSet):
         operation_id="updateUserProfile", parameters=[USER_ID], request=UserProfileSerializer, responses={200: None}
     )
     def update(self, request: Request, user_id: str) -> Response:
-        values = _parsed(UserProfileSerializer, request)
+        values = body_validated(UserProfileSerializer, request)
         accounts.user_profile_update(principal=principal_of(request), user_id=_id(user_id), **values)
         return Response(status=status.HTTP_200_OK)
 
@@ -175,7 +170,7 @@ class UserViewSet(viewsets.GenericViewSet):
         operation_id="setUserSysAdmin", parameters=[USER_ID], request=UserSysAdminFlagSerializer, responses={200: None}
     )
     def sysadmin(self, request: Request, user_id: str) -> Response:
-        values = _parsed(UserSysAdminFlagSerializer, request)
+        values = body_validated(UserSysAdminFlagSerializer, request)
         accounts.user_sysadmin_set(
             principal=principal_of(request), user_id=_id(user_id), sysadmin=values["sysadmin_flag"]
         )
@@ -185,7 +180,7 @@ class UserViewSet(viewsets.GenericViewSet):
         operation_id="updateUserPassword", parameters=[USER_ID], request=PasswordReqSerializer, responses={200: None}
     )
     def password(self, request: Request, user_id: str) -> Response:
-        values = _parsed(PasswordReqSerializer, request)
+        values = body_validated(PasswordReqSerializer, request)
         user = accounts.user_password_update(principal=principal_of(request), user_id=_id(user_id), **values)
         if isinstance(request.successful_authenticator, SessionAuthentication) and request.user.pk == user.pk:
             update_session_auth_hash(request, user)  # keep the caller's own browser session
