@@ -8,6 +8,8 @@ urlpatterns = [
     path("", include("registry.api.urls")),
     path("", include("common.api.urls")),
     path("", include("policies.api.urls")),
+    path("", include("audit.api.urls")),
+    path("", include("audit.api.webhook_urls")),
     # Ours, not Harbor's: public, and left out of the document they serve (SERVE_INCLUDE_SCHEMA, prefix hook).
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("swagger-ui/", SpectacularSwaggerView.as_view(url_name="openapi"), name="swagger-ui"),

@@ -49,6 +49,9 @@ ALLOWED_HOSTS = env.list("HARBOR_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("HARBOR_CSRF_TRUSTED_ORIGINS", default=[EXTERNAL_URL or f"http://{HARBOR_BIND}"])
 APPEND_SLASH = False
 USE_X_FORWARDED_HOST = env.bool("HARBOR_USE_X_FORWARDED_HOST", default=False)
+# How many reverse proxies in front of us append to X-Forwarded-For (0: trust none and record the
+# peer address as the source IP of audit records).
+HARBOR_TRUSTED_PROXY_HOPS = env.int("HARBOR_TRUSTED_PROXY_HOPS", default=0)
 # Bodies of /v2/ requests are streamed by the registry views, never buffered by Django.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
@@ -67,6 +70,7 @@ INSTALLED_APPS = [
     "projects",
     "registry",
     "policies",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "common.actor.ActorMiddleware",
 ]
 
 ROOT_URLCONF = "harbor_site.urls"

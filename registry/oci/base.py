@@ -11,7 +11,9 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from common.actor import Actor, acting_as, client_ip
 from common.configuration import READ_ONLY_MESSAGE, config_get
+from projects.robots.catalogue import ROBOT_PREFIX
 from registry.auth.authentication import RegistryAuth, registry_authenticate, registry_require
 from registry.errors import BlobUploadInvalid, Denied, RegistryError, SizeInvalid
 from registry.names import RepositoryName
@@ -33,6 +35,13 @@ def error_response(error: RegistryError, method: str) -> HttpResponse:
     return response
 
 
+def registry_actor(request: HttpRequest, auth: RegistryAuth) -> Actor:
+    """The audit actor of a /v2/ request: the token subject or Basic user (no query on this path)."""
+    if auth.is_anonymous or not auth.subject:
+        return Actor("anonymous", client_ip(request))
+    return Actor(auth.subject, client_ip(request), is_robot=auth.subject.startswith(ROBOT_PREFIX))
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class RegistryView(View):
     """Subclasses implement get/put/...; `self.name` and `self.auth` are ready when they run."""
@@ -52,7 +61,8 @@ class RegistryView(View):
             if request.method not in READS and config_get("read_only"):
                 raise Denied(READ_ONLY_MESSAGE)
             self.auth = registry_authenticate(request)
-            response = super().dispatch(request, *args, **kwargs)
+            with acting_as(registry_actor(request, self.auth)):
+                response = super().dispatch(request, *args, **kwargs)
         except RegistryError as error:
             response = error_response(error, request.method or "GET")
         response[API_VERSION_HEADER[0]] = API_VERSION_HEADER[1]

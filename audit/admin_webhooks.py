@@ -1,0 +1,1 @@
+"""Admin for webhook policies and deliveries."""
