@@ -25,16 +25,22 @@ class Execution(models.Model):
     """One run of a job (purge, GC, retention, replication...): status, counts and log."""
 
     kind = models.CharField(max_length=64, db_index=True)
+    # The policy (webhook, retention, replication...) this run belongs to, when it belongs to one.
+    vendor_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     trigger = models.CharField(max_length=16, default="MANUAL")  # MANUAL, SCHEDULE, EVENT
+    parameters = models.JSONField(default=dict, blank=True)
+    operator = models.CharField(max_length=255, blank=True, default="")
     status = models.CharField(max_length=16, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING)
     dry_run = models.BooleanField(default=False)
     started = models.DateTimeField(auto_now_add=True, db_index=True)
     ended = models.DateTimeField(null=True, blank=True)
+    updated = models.DateTimeField(auto_now=True)
     counts = models.JSONField(default=dict, blank=True)
     log = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["-started"]
+        indexes = [models.Index(fields=["kind", "vendor_id", "-started"], name="execution_kind_vendor")]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} {self.status}"
