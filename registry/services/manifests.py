@@ -21,6 +21,7 @@ from registry.errors import (
 from registry.manifests import Manifest, manifest_parse
 from registry.models import Artifact, ArtifactBlob, ArtifactReference, Blob, Repository, Tag
 from registry.names import tag_validate
+from registry.services.records import artifact_deleted_record, artifact_pushed_record, tag_deleted_record
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,16 @@ def _referenced_children(repository: Repository, manifest: Manifest) -> list[tup
     return [(found[d], wanted[d].platform) for d in wanted]
 
 
-def _moves_refuse(repository: Repository, tags: list[str], digest: Digest) -> None:
-    """TagImmutable if a push would move an immutable tag to another digest (re-pushing it is fine)."""
+def _moves_refuse(repository: Repository, tags: list[str], digest: Digest) -> set[str]:
+    """TagImmutable if a push would move an immutable tag to another digest (re-pushing it is fine).
+
+    Returns the protected tags among `tags`: the push must create them without moving them even
+    if another push creates them first (see `_tags_point`).
+    """
     rules = project_rules(project_id=repository.project_id)  # the one extra query of a tagged push
     protected = immutable_tags_in(rules=rules, repository_name=repository.name, names=tags) if rules else set()
     if not protected:
-        return
+        return set()
     moving = sorted(
         Tag.objects.filter(repository=repository, name__in=protected)
         .exclude(artifact__digest=str(digest))
@@ -81,6 +86,25 @@ def _moves_refuse(repository: Repository, tags: list[str], digest: Digest) -> No
             f"the tag {moving[0]} is immutable and cannot be overwritten in {repository.name}",
             detail={"tag": moving[0]},
         )
+    return set(protected)
+
+
+def _tags_point(repository: Repository, tags: list[str], protected: set[str], artifact: Artifact) -> None:
+    """Point the tags at the artifact; a protected tag is only ever created, never moved.
+
+    The check before the transaction cannot see a concurrent push creating the same protected
+    tag: get_or_create waits on the unique (repository, name) index for that push to commit,
+    then finds its row, and a row pointing elsewhere refuses this push (rolling it back).
+    """
+    for tag in tags:
+        if tag in protected:
+            row, _created = Tag.objects.get_or_create(repository=repository, name=tag, defaults={"artifact": artifact})
+            if row.artifact_id != artifact.pk:
+                raise TagImmutable(
+                    f"the tag {tag} is immutable and cannot be overwritten in {repository.name}", detail={"tag": tag}
+                )
+        else:
+            Tag.objects.update_or_create(repository=repository, name=tag, defaults={"artifact": artifact})
 
 
 def _deletes_refuse(repository_name: str, names: list[str], what: str) -> None:
@@ -108,8 +132,7 @@ def manifest_push(
         tags = [reference, *tags]
         digest = Digest.of(body)
     tags = list(dict.fromkeys(tag_validate(t) for t in tags))
-    if tags:
-        _moves_refuse(repository, tags, digest)
+    protected = _moves_refuse(repository, tags, digest) if tags else set()
 
     blobs = _referenced_blobs(repository, manifest)
     children = _referenced_children(repository, manifest)
@@ -142,9 +165,9 @@ def manifest_push(
                     [ArtifactReference(parent=artifact, child=child, platform=p) for child, p in children],
                     ignore_conflicts=True,
                 )
-        for tag in tags:
-            Tag.objects.update_or_create(repository=repository, name=tag, defaults={"artifact": artifact})
+        _tags_point(repository, tags, protected, artifact)
         Repository.objects.filter(pk=repository.pk).update(updated=artifact.push_time)
+        artifact_pushed_record(repository=repository, artifact=artifact, tags=tags)
     return PushedManifest(artifact=artifact, digest=digest, manifest=manifest)
 
 
@@ -153,12 +176,18 @@ def manifest_delete(*, repository_name: str, reference: str) -> None:
     if Digest.is_digest(reference):
         digest = Digest.parse(reference)
         with transaction.atomic():
-            artifact = Artifact.objects.filter(repository__name=repository_name, digest=str(digest)).first()
+            artifact = (
+                Artifact.objects.select_related("repository__project")
+                .filter(repository__name=repository_name, digest=str(digest))
+                .first()
+            )
             if artifact is None:
                 raise ManifestUnknown(detail={"digest": str(digest)})
             if artifact.parents.exists():
                 raise Denied(f"{digest} is referenced by an index in {repository_name}; delete the index first")
-            _deletes_refuse(repository_name, list(artifact.tags.values_list("name", flat=True)), str(digest))
+            tags = list(artifact.tags.values_list("name", flat=True))
+            _deletes_refuse(repository_name, tags, str(digest))
+            artifact_deleted_record(artifact=artifact, tags=tags)
             artifact.delete()
         return
     if immutable_tags_by_name(repository_name=repository_name, names=[reference]):
@@ -167,6 +196,13 @@ def manifest_delete(*, repository_name: str, reference: str) -> None:
         raise TagImmutable(
             f"the tag {reference} is immutable: cannot delete it in {repository_name}", detail={"tag": reference}
         )
-    deleted, _ = Tag.objects.filter(repository__name=repository_name, name=reference).delete()
-    if not deleted:
-        raise ManifestUnknown(detail={"tag": reference})
+    with transaction.atomic():
+        tag = (
+            Tag.objects.select_related("repository__project", "artifact")
+            .filter(repository__name=repository_name, name=reference)
+            .first()
+        )
+        if tag is None:
+            raise ManifestUnknown(detail={"tag": reference})
+        tag_deleted_record(tag=tag, repository=tag.repository, artifact=tag.artifact)
+        tag.delete()
