@@ -10,6 +10,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _no_pull_flusher(monkeypatch):
+    """Tests flush pulls by hand (like Celery tasks, called directly): the background flusher would
+    commit audit rows from its own connection, outside the test's transaction, into later tests."""
+    from registry import pulls
+
+    monkeypatch.setattr(pulls, "_ensure_flusher", lambda: None)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Configuration snapshots and remembered Basic credentials live per process; a value cached
     inside one test's rolled-back transaction must not leak into the next (nor skew query budgets)."""

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from audit.services import audit_record
 from common.models import Setting
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Item:
     choices: tuple[str, ...] = ()
     minimum: int | None = None
     editable: bool = True
+    check: Callable[[Any], None] | None = None  # raises ConfigError for a value of the right type but wrong form
 
     def default_value(self) -> Any:
         return self.default() if callable(self.default) else self.default
@@ -61,10 +63,22 @@ class Item:
                 raise ConfigError(f"the {self.key} value must be at least {self.minimum}")
             if value > MAX_NUMBER:
                 raise ConfigError(f"the {self.key} value is over the limit value: {MAX_NUMBER}")
+        if self.check is not None:
+            self.check(value)
         return value
 
 
 _KIND_NAMES = {bool: "a boolean", int: "an integer", str: "a string"}
+
+
+def _forward_endpoint_check(value: str) -> None:
+    from audit.syslog import EndpointError, endpoint_parse
+
+    if value:
+        try:
+            endpoint_parse(value)
+        except EndpointError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _default_token_minutes() -> int:
@@ -83,6 +97,8 @@ ITEMS: dict[str, Item] = {
         Item("robot_name_prefix", str, "robot$", editable=False),
         Item("read_only", bool, False),
         Item("banner_message", str, ""),
+        # Audit records forwarded to syslog (audit/syslog.py): Harbor's "host:port" (TCP), or udp://host:port.
+        Item("audit_log_forward_endpoint", str, "", check=_forward_endpoint_check),
     )
 }
 
@@ -181,6 +197,13 @@ def config_update(*, changes: dict[str, Any], user: Any) -> dict[str, Any]:
     for key, value in cleaned.items():
         Setting.objects.update_or_create(key=key, defaults={"value": value, "updated": now})
     logger.info("configuration changed by %s: %s", getattr(user, "username", user), ", ".join(sorted(cleaned)))
+    # The keys only, never the values: some items (passwords, secrets) must not reach the audit log.
+    audit_record(
+        operation="update",
+        resource_type="configuration",
+        resource="configuration",
+        description=f"changed: {', '.join(sorted(cleaned))}",
+    )
     config_cache_clear()
     transaction.on_commit(config_cache_clear)
     return cleaned

@@ -18,7 +18,7 @@ limit_request_field_size = 16384
 
 
 def worker_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn hook
-    """Write buffered pull counts before a worker goes (clean shutdown loses nothing)."""
+    """Write buffered pull counts and pull audit records before a worker goes (clean shutdown loses nothing)."""
     from registry.pulls import pulls_flush
 
     pulls_flush()

@@ -7,7 +7,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from common.console import ServiceAdminMixin, ServiceForm
-from policies import rules
+from policies import (
+    admin_retention,  # noqa: F401 - registers the retention pages
+    rules,
+)
 from policies.models import ImmutabilityRule
 from policies.services import immutability_rule_create, immutability_rule_delete, immutability_rule_update
 

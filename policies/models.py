@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from common.models import TimeStampedModel
+from common.models import Execution, TimeStampedModel
 from policies import rules
 from projects.models import Project
 
@@ -33,3 +33,32 @@ class ImmutabilityRule(TimeStampedModel):
         return rules.Rule.from_json(
             scope_selectors=self.scope_selectors, tag_selectors=self.tag_selectors, disabled=self.disabled
         )
+
+
+class RetentionPolicy(TimeStampedModel):
+    """A project's tag retention policy (Harbor's: one per project); its runs are common Execution rows."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="retention_policy")
+    algorithm = models.CharField(max_length=16, default="or")
+    # Harbor's rule JSON, normalised by policies.retention.rules.rules_validate (ids 1..n).
+    rules = models.JSONField(default=list, blank=True)
+    # {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}} (cron "" or absent: manual runs only)
+    trigger = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+
+    def __str__(self) -> str:
+        return f"retention policy {self.pk} of project {self.project_id}"
+
+    @property
+    def cron(self) -> str:
+        return str((self.trigger.get("settings") or {}).get("cron") or "")
+
+
+class RetentionExecution(Execution):
+    """Executions of kind RETENTION, for the admin (a proxy: the rows are common Execution rows)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "retention run"

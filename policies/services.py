@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict
 from policies import rules
 from policies.models import ImmutabilityRule
@@ -43,9 +44,11 @@ def immutability_rule_create(
         if ImmutabilityRule.objects.filter(project=project).count() >= MAX_RULES_PER_PROJECT:
             raise BadRequest(f"a project holds at most {MAX_RULES_PER_PROJECT} immutable tag rules")
         _duplicate_check(project=project, scope=scope, tags=tags)
-        return ImmutabilityRule.objects.create(
+        rule = ImmutabilityRule.objects.create(
             project=project, scope_selectors=scope, tag_selectors=tags, disabled=disabled, priority=priority
         )
+        _rule_record(rule, "create")
+        return rule
 
 
 def immutability_rule_update(
@@ -72,9 +75,29 @@ def immutability_rule_update(
         if priority is not None:
             rule.priority = priority
         rule.save()
+        _rule_record(rule, "update")
     return rule
 
 
 def immutability_rule_delete(*, rule: ImmutabilityRule) -> None:
     """Remove a rule."""
-    rule.delete()
+    with transaction.atomic():
+        _rule_record(rule, "delete")
+        rule.delete()
+
+
+def _patterns(selectors: list[dict]) -> str:
+    return ",".join(f"{s.get('decoration', '')}:{s.get('pattern', '')}" for s in selectors)
+
+
+def _rule_record(rule: ImmutabilityRule, operation: str) -> None:
+    """Audit a rule write in the caller's transaction: resource is the rule id, the description its selectors."""
+    repositories = _patterns(rule.scope_selectors.get("repository", []))
+    state = " (disabled)" if rule.disabled else ""
+    audit_record(
+        operation=operation,
+        resource_type="immutable_rule",
+        resource=str(rule.pk),
+        project_id=rule.project_id,
+        description=f"repositories {repositories} tags {_patterns(rule.tag_selectors)}{state}",
+    )

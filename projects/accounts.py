@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Precondition, Unauthorized
 from common.configuration import config_get
 from projects.authentication import basic_cache_forget
@@ -210,6 +211,7 @@ def user_create(
                 raise conflict
             user = user_model.objects.create_user(username=username, email=email, password=password)
             UserProfile.objects.create(user=user, realname=realname, comment=comment)
+            audit_record(operation="create", resource_type="user", resource=username)
     except IntegrityError as exc:  # a concurrent create of the same username
         raise conflict from exc
     return user
@@ -230,6 +232,7 @@ def user_profile_update(*, principal: Principal, user_id: int, email: str, realn
         profile = _profile(user)
         profile.realname, profile.comment = realname, comment
         profile.save(update_fields=["realname", "comment", "updated"])
+        audit_record(operation="update", resource_type="user", resource=user.get_username(), description="profile")
 
 
 def user_password_update(
@@ -254,6 +257,7 @@ def user_password_update(
         profile = _profile(user)
         profile.password_changed = timezone.now()
         profile.save(update_fields=["password_changed", "updated"])
+        audit_record(operation="update", resource_type="user", resource=user.get_username(), description="password")
     # Entries made with the old password would fail their stamp check anyway; drop them here at once.
     basic_cache_forget(user_id=user_id)
     return user
@@ -274,6 +278,12 @@ def user_sysadmin_set(*, principal: Principal, user_id: int, sysadmin: bool) -> 
         user.is_superuser = user.is_staff = sysadmin
         user.save(update_fields=["is_superuser", "is_staff"])
         _profile(user).save(update_fields=["updated"])
+        audit_record(
+            operation="update",
+            resource_type="user",
+            resource=user.get_username(),
+            description=f"sysadmin {'granted' if sysadmin else 'revoked'}",
+        )
 
 
 def user_delete(*, principal: Principal, user_id: int) -> None:
@@ -282,9 +292,11 @@ def user_delete(*, principal: Principal, user_id: int) -> None:
     if _is_self(principal, user_id):
         raise Forbidden(f"User with ID {user_id} cannot be deleted")
     with transaction.atomic():
-        deleted, _ = get_user_model().objects.filter(pk=user_id).delete()
-        if not deleted:
+        user = get_user_model().objects.filter(pk=user_id).first()
+        if user is None:
             raise NotFound(f"user {user_id} not found")
+        audit_record(operation="delete", resource_type="user", resource=user.get_username())
+        user.delete()
     basic_cache_forget(user_id=user_id)
 
 
@@ -346,7 +358,9 @@ def usergroup_create(*, principal: Principal, name: str, group_type: int | None,
     )
     try:
         with transaction.atomic():
-            return UserGroup.objects.create(name=name, group_type=group_type, ldap_group_dn=ldap_group_dn)
+            group = UserGroup.objects.create(name=name, group_type=group_type, ldap_group_dn=ldap_group_dn)
+            audit_record(operation="create", resource_type="user_group", resource=name)
+            return group
     except IntegrityError as exc:
         raise conflict from exc
 
@@ -363,8 +377,11 @@ def usergroup_update(*, principal: Principal, group_id: int, name: str) -> UserG
             group = UserGroup.objects.select_for_update().filter(pk=group_id).first()
             if group is None:
                 raise NotFound(f"the user group with id {group_id} is not found")
-            group.name = name
+            old, group.name = group.name, name
             group.save(update_fields=["name", "updated"])
+            audit_record(
+                operation="update", resource_type="user_group", resource=name, description=f"renamed from {old}"
+            )
     except IntegrityError as exc:
         raise Conflict(f"duplicate user group name {name}") from exc
     return group
@@ -375,4 +392,8 @@ def usergroup_delete(*, principal: Principal, group_id: int) -> None:
     system_authorize(principal, "delete", "user-group")
     if group_id <= 0:
         raise BadRequest("the group id should be provided")
-    UserGroup.objects.filter(pk=group_id).delete()
+    with transaction.atomic():
+        group = UserGroup.objects.filter(pk=group_id).first()
+        if group is not None:
+            audit_record(operation="delete", resource_type="user_group", resource=group.name)
+            group.delete()

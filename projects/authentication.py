@@ -16,6 +16,8 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.hashers import check_password, make_password
 
+from audit.services import audit_record
+from common.actor import Actor
 from projects.robots.catalogue import ROBOT_PREFIX
 from projects.robots.selectors import robot_by_full_name, robot_by_pk
 
@@ -63,15 +65,30 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def user_authenticate(*, username: str, password: str):  # noqa: ANN201 - a user model instance or a Robot
-    """Check credentials through Django's backends (robots: their secret), remembering successes for a while."""
+def login_record(*, username: str, source_ip: str, success: bool) -> None:
+    """Audit a credential check (Harbor: login user), never its password; a failure has no transaction to join."""
+    audit_record(
+        operation="login",
+        resource_type="user",
+        resource=username,
+        result=success,
+        actor=Actor(username[:255], source_ip, is_robot=username.startswith(ROBOT_PREFIX)),
+    )
+
+
+def user_authenticate(*, username: str, password: str, source_ip: str = ""):  # noqa: ANN201 - a user or a Robot
+    """Check credentials (Django's backends; robots: their secret), remembering successes for a while.
+
+    Every check that reaches the backends is audited as a login, success or failure (`source_ip`
+    is the caller's address); a success answered from the cache is not a new login.
+    """
     key = hmac.new(settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), hashlib.sha256).hexdigest()
     now = time.monotonic()
     with _BASIC_LOCK:
         hit = _BASIC_CACHE.get(key)
     if username.startswith(ROBOT_PREFIX):
         # Robot names never reach the user backends, and users never match a robot.
-        return _robot_authenticate(key=key, hit=hit, now=now, name=username, secret=password)
+        return _robot_authenticate(key=key, hit=hit, now=now, name=username, secret=password, source_ip=source_ip)
     user_model = get_user_model()
     if hit is not None and hit[1] > now:
         user = user_model.objects.filter(pk=hit[0], is_active=True).first()
@@ -81,11 +98,13 @@ def user_authenticate(*, username: str, password: str):  # noqa: ANN201 - a user
     if user is None or not user.is_active:
         with _BASIC_LOCK:
             _BASIC_CACHE.pop(key, None)
+        login_record(username=username, source_ip=source_ip, success=False)
         return None
     with _BASIC_LOCK:
         _BASIC_CACHE[key] = (user.pk, now + settings.BASIC_AUTH_CACHE_SECONDS, _password_stamp(user))
         _BASIC_KEYS_BY_USER.setdefault(user.pk, set()).add(key)
         _evict_locked()
+    login_record(username=user.get_username(), source_ip=source_ip, success=True)
     return user
 
 
@@ -99,7 +118,7 @@ def _evict_locked() -> None:
                 del _BASIC_KEYS_BY_USER[old_pk]
 
 
-def _robot_authenticate(*, key: str, hit: tuple | None, now: float, name: str, secret: str):  # noqa: ANN202
+def _robot_authenticate(*, key: str, hit: tuple | None, now: float, name: str, secret: str, source_ip: str):  # noqa: ANN202
     """A usable (enabled, unexpired) robot whose secret matches; None otherwise."""
     if hit is not None and hit[1] > now:
         robot = robot_by_pk(robot_id=hit[0])
@@ -111,9 +130,11 @@ def _robot_authenticate(*, key: str, hit: tuple | None, now: float, name: str, s
     if robot is None or not check_password(secret, robot.secret_hash) or not robot.is_active:
         with _BASIC_LOCK:
             _BASIC_CACHE.pop(key, None)
+        login_record(username=name, source_ip=source_ip, success=False)
         return None
     with _BASIC_LOCK:
         # Robot entries stay out of _BASIC_KEYS_BY_USER: their ids are not user ids.
         _BASIC_CACHE[key] = (robot.pk, now + settings.BASIC_AUTH_CACHE_SECONDS, _secret_stamp(robot))
         _evict_locked()
+    login_record(username=name, source_ip=source_ip, success=True)
     return robot

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import CharField, QuerySet
 from django.db.models.functions import Coalesce
 
+from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict, NotFound
 from projects.models import GroupType, Member, Project, Role, UserGroup
 
@@ -87,7 +88,9 @@ def member_create(
         raise BadRequest("give member_user or member_group")
     try:
         with transaction.atomic():
-            return Member.objects.create(project=project, user=user, group=group, role=role)
+            member = Member.objects.create(project=project, user=user, group=group, role=role)
+            _member_record(member, "create")
+            return member
     except IntegrityError as exc:
         who = user.get_username() if user is not None else group.name
         raise Conflict(f"{who} is already a member of project {project.name}") from exc
@@ -120,6 +123,7 @@ def member_update(*, member: Member, role_id: object) -> Member:
             _keep_an_admin(current)
         current.role = role
         current.save(update_fields=["role", "updated"])
+        _member_record(current, "update")
     return current
 
 
@@ -128,11 +132,23 @@ def member_delete(*, member: Member) -> None:
     with transaction.atomic():
         current = _locked(member)
         _keep_an_admin(current)
+        _member_record(current, "delete")
         current.delete()
 
 
 def _entity_name(member: Member) -> str:
     return member.user.get_username() if member.user_id else member.group.name
+
+
+def _member_record(member: Member, operation: str) -> None:
+    """Audit a membership change in the caller's transaction (resource: the user or group name)."""
+    audit_record(
+        operation=operation,
+        resource_type="member",
+        resource=_entity_name(member),
+        project_id=member.project_id,
+        description=f"role {Role(member.role).label}",
+    )
 
 
 # --- project metadata -----------------------------------------------------------------------
@@ -152,10 +168,23 @@ def project_metadata_get(*, project: Project, name: str) -> dict[str, str]:
 
 
 def _save(project: Project, values: dict[str, str]) -> None:
+    keys = sorted(values)
     if "public" in values:
         project.public = values.pop("public") == "true"
     project.metadata = {**project.metadata, **values}
     project.save(update_fields=["public", "metadata", "updated"])
+    _metadata_record(project, keys)
+
+
+def _metadata_record(project: Project, keys: list[str]) -> None:
+    """Audit a metadata change as Harbor's project update, naming the keys (values are not logged)."""
+    audit_record(
+        operation="update",
+        resource_type="project",
+        resource=project.name,
+        project_id=project.pk,
+        description=f"metadata: {', '.join(keys)}",
+    )
 
 
 def _lock(project: Project) -> Project:
@@ -199,4 +228,5 @@ def project_metadata_delete(*, project: Project, name: str) -> Project:
             raise NotFound(f"metadata {name} not found in project {project.name}")
         locked.metadata = {k: v for k, v in locked.metadata.items() if k != name}
         locked.save(update_fields=["metadata", "updated"])
+        _metadata_record(locked, [name])
     return locked

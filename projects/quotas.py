@@ -10,8 +10,6 @@ and `used` stays exact; `quota_reconcile` recomputes it from the links and fixes
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -19,7 +17,10 @@ from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, Func, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
+from audit.services import audit_record
+from common.actor import actor_current
 from common.api.errors import BadRequest, NotFound
+from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, Event, event_dispatch, event_publish
 from projects.models import Project, Quota
 from registry.errors import Denied
 from registry.models import Blob, RepositoryBlob
@@ -36,17 +37,6 @@ class QuotaExceeded(Denied):
 
 
 @dataclass(frozen=True, slots=True)
-class QuotaEvent:
-    """`quota.warning` (usage crossed the threshold) or `quota.exceeded` (a push was refused)."""
-
-    kind: str
-    project_id: int
-    used: int
-    hard: int
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
 class QuotaDrift:
     """A project whose recorded usage differed from the bytes its blob links add up to."""
 
@@ -56,34 +46,18 @@ class QuotaDrift:
     actual: int
 
 
-# The audit/webhook dispatcher will subscribe here; until then the events are kept for inspection.
-_EVENTS: deque[QuotaEvent] = deque(maxlen=1000)
-_EVENTS_LOCK = threading.Lock()
-
-
-def quota_events() -> list[QuotaEvent]:
-    """The quota events published so far in this process (oldest first, the last 1000)."""
-    with _EVENTS_LOCK:
-        return list(_EVENTS)
-
-
-def quota_events_clear() -> None:
-    """Forget the recorded quota events (tests)."""
-    with _EVENTS_LOCK:
-        _EVENTS.clear()
-
-
-def _publish(event: QuotaEvent) -> None:
-    logger.warning(
-        "%s: project %s uses %s of %s bytes (push of %s bytes)",
-        event.kind,
-        event.project_id,
-        event.used,
-        event.hard,
-        event.size,
-    )
-    with _EVENTS_LOCK:
-        _EVENTS.append(event)
+def _quota_event(event_type: str, quota: Quota, size: int, digest: str = "") -> Event:
+    """A quota.warning or quota.exceeded event, with Harbor's details message and plain values."""
+    name = Project.objects.filter(pk=quota.project_id).values_list("name", flat=True).first() or ""
+    if event_type == QUOTA_EXCEEDED:
+        details = f"quota exceeded: project {name} storage {quota.used}+{size} > {quota.hard} bytes"
+    else:
+        details = f"quota warning: project {name} uses {quota.used} of {quota.hard} bytes ({WARNING_PERCENT}%+)"
+    logger.warning("%s (%s)", details, event_type)
+    data = {"project": name, "used": quota.used, "hard": quota.hard, "size": size, "details": details}
+    if digest:
+        data["resources"] = [{"digest": digest}]
+    return Event(type=event_type, project_id=quota.project_id, operator=actor_current().username, data=data)
 
 
 def project_usage(*, project_id: int) -> int:
@@ -108,8 +82,9 @@ def quota_lock(*, project_id: int) -> Quota:
     return quota
 
 
-def _exceeded(quota: Quota, size: int) -> QuotaExceeded:
-    _publish(QuotaEvent("quota.exceeded", quota.project_id, quota.used, quota.hard, size))
+def _exceeded(quota: Quota, size: int, digest: str = "") -> QuotaExceeded:
+    # Dispatched now, not on commit: the refused push's transaction rolls back.
+    event_dispatch(_quota_event(QUOTA_EXCEEDED, quota, size, digest))
     return QuotaExceeded(f"quota exceeded: storage {quota.used}+{size} > {quota.hard}")
 
 
@@ -125,8 +100,7 @@ def quota_charge(*, quota: Quota, size: int) -> Quota:
     quota.used = before + size
     quota.save(update_fields=["used", "updated"])
     if quota.hard > 0 and before * 100 < WARNING_PERCENT * quota.hard <= quota.used * 100:
-        event = QuotaEvent("quota.warning", quota.project_id, quota.used, quota.hard, size)
-        transaction.on_commit(lambda: _publish(event))
+        event_publish(_quota_event(QUOTA_WARNING, quota, size))
     return quota
 
 
@@ -157,15 +131,23 @@ def quota_check(*, project_id: int, digest: str, size: int) -> None:
         return
     if RepositoryBlob.objects.filter(blob__digest=digest, repository__project_id=project_id).exists():
         return  # already counted in this project: linking it again costs nothing
-    raise _exceeded(Quota(project_id=project_id, hard=row[0], used=row[1]), size)
+    raise _exceeded(Quota(project_id=project_id, hard=row[0], used=row[1]), size, digest)
 
 
 def quota_update(*, quota: Quota, hard: int) -> Quota:
     """Set a quota's storage limit (-1: unlimited); usage above it only blocks further pushes."""
     if hard < UNLIMITED:
         raise BadRequest("hard.storage must be -1 (unlimited) or a number of bytes >= 0")
-    quota.hard = hard
-    quota.save(update_fields=["hard", "updated"])
+    with transaction.atomic():
+        quota.hard = hard
+        quota.save(update_fields=["hard", "updated"])
+        audit_record(
+            operation="update",
+            resource_type="quota",
+            resource=quota.project.name,
+            project_id=quota.project_id,
+            description=f"hard storage {hard}",
+        )
     return quota
 
 

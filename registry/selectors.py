@@ -22,6 +22,7 @@ class StoredManifest:
     content: bytes
     artifact_id: int
     repository_id: int
+    project_id: int
 
 
 def _bytewise(field: str) -> Collate | F:
@@ -41,13 +42,13 @@ def _require_repository(name: str) -> None:
 # The hottest reads are written as fixed SQL: building the equivalent ORM query costs more
 # than running it (about 1 ms per request), and these run on every pull.
 _MANIFEST_BY_TAG = (
-    "SELECT a.digest, a.media_type, a.manifest, a.id, a.repository_id FROM registry_tag t"
+    "SELECT a.digest, a.media_type, a.manifest, a.id, a.repository_id, r.project_id FROM registry_tag t"
     " JOIN registry_repository r ON r.id = t.repository_id"
     " JOIN registry_artifact a ON a.id = t.artifact_id"
     " WHERE r.name = %s AND t.name = %s"
 )
 _MANIFEST_BY_DIGEST = (
-    "SELECT a.digest, a.media_type, a.manifest, a.id, a.repository_id FROM registry_artifact a"
+    "SELECT a.digest, a.media_type, a.manifest, a.id, a.repository_id, r.project_id FROM registry_artifact a"
     " JOIN registry_repository r ON r.id = a.repository_id"
     " WHERE r.name = %s AND a.digest = %s"
 )
@@ -74,7 +75,7 @@ def manifest_get(*, repository_name: str, reference: str) -> StoredManifest:
     if row is None:
         _require_repository(repository_name)
         raise ManifestUnknown(detail={"reference": reference[:200]})
-    return StoredManifest(row[0], row[1], bytes(row[2]), row[3], row[4])
+    return StoredManifest(row[0], row[1], bytes(row[2]), row[3], row[4], row[5])
 
 
 def blob_size_get(*, repository_name: str, digest: Digest) -> int:

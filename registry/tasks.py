@@ -9,7 +9,7 @@ from django.conf import settings
 
 from common.models import ExecutionStatus
 from common.services import execution_finish, execution_start
-from registry.services.gc import gc_run
+from registry.services.gc_jobs import gc_execute, gc_scheduled
 from registry.services.uploads import upload_purge
 
 PURGE_UPLOADS = "registry.purge_uploads"
@@ -30,14 +30,17 @@ def purge_uploads(trigger: str = "SCHEDULE") -> int:
 
 
 @shared_task(name=GC)
-def gc(*, delete_untagged: bool = False, dry_run: bool = False, trigger: str = "MANUAL") -> int:
-    """Garbage-collect unused blobs (and untagged artifacts if asked), recording an Execution."""
-    execution = execution_start(kind="gc", trigger=trigger, dry_run=dry_run)
-    try:
-        counts = gc_run(delete_untagged=delete_untagged, dry_run=dry_run)
-    except Exception as exc:
-        execution_finish(execution=execution, status=ExecutionStatus.FAILED, counts={}, log=f"{exc!r}\n")
-        raise
-    log = "".join(f"{key}: {value}\n" for key, value in counts.items())
-    execution_finish(execution=execution, status=ExecutionStatus.SUCCEEDED, counts=counts, log=log)
-    return execution.pk
+def gc(
+    execution_id: int | None = None,
+    *,
+    delete_untagged: bool = False,
+    dry_run: bool = False,
+    workers: int = 1,
+    trigger: str = "SCHEDULE",
+) -> int | None:
+    """Run the garbage collection `execution_id` (API, admin) or, without one, a scheduled run (beat kwargs)."""
+    if execution_id is not None:
+        execution = gc_execute(execution_id=execution_id)
+    else:  # beat passes the schedule's parameters; `trigger` is accepted from older schedule rows
+        execution = gc_scheduled(delete_untagged=delete_untagged, dry_run=dry_run, workers=workers)
+    return execution.pk if execution is not None else None

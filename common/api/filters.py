@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -38,7 +38,7 @@ def _value(field: Field, raw: str):  # noqa: ANN202 - the converted value
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError as exc:
             raise QueryError(f"{raw!r} is not a time (2020-04-09 02:36:00)") from exc
-        return parsed if parsed.tzinfo else timezone.make_aware(parsed, timezone.UTC)
+        return parsed if parsed.tzinfo else timezone.make_aware(parsed, UTC)
     raise QueryError(f"unsupported field kind {field.kind}")
 
 

@@ -178,6 +178,16 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# --- secrets at rest and outbound HTTP (webhooks, replication) ------------
+# Key of secrets stored in the database (common/crypto.py); empty: derived from HARBOR_SECRET_KEY.
+HARBOR_ENCRYPTION_KEY = env.str("HARBOR_ENCRYPTION_KEY", default="")
+HARBOR_ENCRYPTION_OLD_KEYS = env.list("HARBOR_ENCRYPTION_OLD_KEYS", default=[])
+# Hosts, IPs, CIDRs (optionally :port) that server-side fetches may reach although private (common/egress.py).
+HARBOR_EGRESS_ALLOW = env.list("HARBOR_EGRESS_ALLOW", default=[])
+HARBOR_EGRESS_MAX_RESPONSE_BYTES = env.int("HARBOR_EGRESS_MAX_RESPONSE_BYTES", default=64 * 1024)
+HARBOR_WEBHOOK_TIMEOUT = env.float("HARBOR_WEBHOOK_TIMEOUT", default=10.0)
+HARBOR_WEBHOOK_MAX_RETRIES = env.int("HARBOR_WEBHOOK_MAX_RETRIES", default=5)
+
 # --- bootstrap ----------------------------------------------------------
 ADMIN_PASSWORD = env.str("HARBOR_ADMIN_PASSWORD", default="")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import authentication, exceptions
 
+from common.actor import client_ip
 from projects.authentication import basic_credentials, user_authenticate
 
 
@@ -17,7 +18,7 @@ class BasicAuthentication(authentication.BaseAuthentication):
         credentials = basic_credentials(header)
         if credentials is None:
             raise exceptions.AuthenticationFailed("malformed Basic credentials")
-        user = user_authenticate(username=credentials[0], password=credentials[1])
+        user = user_authenticate(username=credentials[0], password=credentials[1], source_ip=client_ip(request))
         if user is None:
             raise exceptions.AuthenticationFailed("invalid username or password")
         return user, None

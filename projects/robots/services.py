@@ -14,6 +14,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from common.configuration import config_get
 from projects.models import Project, Robot
@@ -37,6 +38,17 @@ from projects.robots.selectors import robot_authorize
 
 SECRET_POLICY = "the secret must longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number"
 _MAX_DURATION = 2**31 - 1
+
+
+def _robot_record(robot: Robot, operation: str, *, description: str = "") -> None:
+    """Audit a robot write in the caller's transaction (resource: the robot's full name; never its secret)."""
+    audit_record(
+        operation=operation,
+        resource_type="robot",
+        resource=robot.full_name,
+        project_id=robot.project_id,
+        description=description,
+    )
 
 
 def _invalid(exc: RobotInvalid) -> BadRequest:
@@ -177,6 +189,7 @@ def robot_create(
                 creator_type=creator_type,
                 creator_ref=creator_ref,
             )
+            _robot_record(robot, "create")
     except IntegrityError as exc:
         raise Conflict(f"robot {name} already exists") from exc
     return robot, "" if secret else plain
@@ -225,6 +238,7 @@ def robot_update(
         robot.disabled = bool(disabled)
         robot.permissions = document
         robot.save()
+        _robot_record(robot, "update")
     return robot
 
 
@@ -235,6 +249,7 @@ def robot_delete(*, principal: Principal, robot_id: int) -> None:
         if robot is None:
             raise NotFound(f"robot {robot_id} not found")
         robot_authorize(principal, level=robot.level, project=robot.project, action="delete")
+        _robot_record(robot, "delete")
         robot.delete()
 
 
@@ -256,4 +271,5 @@ def robot_secret_refresh(*, principal: Principal, robot_id: int, secret: str | N
         plain = secret or secret_generate()
         robot.secret_hash = make_password(plain)
         robot.save(update_fields=["secret_hash", "updated"])
+        _robot_record(robot, "update", description="secret refreshed")
     return "" if secret else plain

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection, connections
 from django_celery_beat.models import PeriodicTask
 
+from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, events_captured
 from common.models import Execution, ExecutionStatus
 from projects import tasks
 from projects.models import Quota
@@ -17,8 +18,6 @@ from projects.quotas import (
     QuotaDrift,
     QuotaExceeded,
     project_usage,
-    quota_events,
-    quota_events_clear,
     quota_lock,
     quota_reconcile,
     quota_release_unlinked,
@@ -37,11 +36,11 @@ from registry.tests.factories import BlobFactory, RepositoryBlobFactory, Reposit
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _events():
-    quota_events_clear()
-    yield
-    quota_events_clear()
+@pytest.fixture
+def quota_events():
+    """The quota events dispatched during the test, as (type, project id, used, hard, size)."""
+    with events_captured(QUOTA_WARNING, QUOTA_EXCEEDED) as seen:
+        yield lambda: [(e.type, e.project_id, e.data["used"], e.data["hard"], e.data["size"]) for e in seen]
 
 
 @pytest.fixture
@@ -99,7 +98,7 @@ def test_mount_within_a_project_is_free_and_across_projects_is_charged():
     assert _used(beta) == 64
 
 
-def test_a_push_over_the_limit_is_denied_and_changes_nothing(caplog):
+def test_a_push_over_the_limit_is_denied_and_changes_nothing(caplog, quota_events):
     alpha, (a1, a2, _a3) = _project("alpha", limit=100)
     _record(b"a" * 90, a1)
     with pytest.raises(QuotaExceeded) as refused, caplog.at_level(logging.WARNING, logger="projects.quotas"):
@@ -110,9 +109,7 @@ def test_a_push_over_the_limit_is_denied_and_changes_nothing(caplog):
     assert _used(alpha) == 90
     assert not Blob.objects.filter(digest=str(Digest.of(b"b" * 20))).exists()
     assert RepositoryBlob.objects.filter(repository=a2).count() == 0
-    assert [(e.kind, e.project_id, e.used, e.hard, e.size) for e in quota_events()] == [
-        ("quota.exceeded", alpha.pk, 90, 100, 20)
-    ]
+    assert quota_events() == [("quota.exceeded", alpha.pk, 90, 100, 20)]
     assert "quota.exceeded" in caplog.text
     # Exactly filling the quota is allowed; a blob already in the project costs nothing even when full.
     _record(b"c" * 10, a2)
@@ -185,7 +182,7 @@ def test_a_project_without_a_quota_row_gets_an_unlimited_one():
 # --- the 85% warning -------------------------------------------------------------------------
 
 
-def test_warning_when_usage_crosses_85_percent(django_capture_on_commit_callbacks, caplog):
+def test_warning_when_usage_crosses_85_percent(django_capture_on_commit_callbacks, caplog, quota_events):
     alpha, (a1, _a2, _a3) = _project("alpha", limit=100)
     with django_capture_on_commit_callbacks(execute=True):
         _record(b"a" * 80, a1)
@@ -193,7 +190,7 @@ def test_warning_when_usage_crosses_85_percent(django_capture_on_commit_callback
     with django_capture_on_commit_callbacks(execute=True) as callbacks, caplog.at_level(logging.WARNING):
         _record(b"b" * 5, a1)  # 85 of 100: at the threshold
     assert len(callbacks) == 1
-    assert [(e.kind, e.used, e.hard, e.size) for e in quota_events()] == [("quota.warning", 85, 100, 5)]
+    assert quota_events() == [("quota.warning", alpha.pk, 85, 100, 5)]
     assert "quota.warning" in caplog.text
     with django_capture_on_commit_callbacks(execute=True):
         _record(b"c" * 5, a1)  # already past it: no second warning
@@ -204,7 +201,7 @@ def test_warning_when_usage_crosses_85_percent(django_capture_on_commit_callback
     assert len(quota_events()) == 1
 
 
-def test_warning_is_not_published_when_the_push_rolls_back(django_capture_on_commit_callbacks):
+def test_warning_is_not_published_when_the_push_rolls_back(django_capture_on_commit_callbacks, quota_events):
     from django.db import transaction
 
     _alpha, (a1, _a2, _a3) = _project("alpha", limit=100)

@@ -5,6 +5,7 @@
 
 from django.urls import path, re_path
 
+from registry.api import gc
 from registry.api.artifacts import AccessoryViewSet, AdditionViewSet, ArtifactLabelViewSet, ArtifactViewSet
 from registry.api.labels import LabelViewSet
 from registry.api.repositories import AllRepositoriesViewSet, RepositoryViewSet
@@ -32,4 +33,8 @@ urlpatterns = [
     path(f"{ARTIFACT}/labels/<int:label_id>", ArtifactLabelViewSet.as_view({"delete": "destroy"})),
     path("labels", LabelViewSet.as_view({"get": "list", "post": "create"})),
     path("labels/<int:label_id>", LabelViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"})),
+    path("system/gc", gc.GCHistoryView.as_view(), name="gc-history"),
+    path("system/gc/schedule", gc.GCScheduleView.as_view(), name="gc-schedule"),
+    path("system/gc/<int:gc_id>", gc.GCView.as_view(), name="gc"),
+    path("system/gc/<int:gc_id>/log", gc.GCLogView.as_view(), name="gc-log"),
 ]

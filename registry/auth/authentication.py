@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from common.actor import client_ip
 from projects.authentication import basic_credentials, user_authenticate
 from projects.models import Project
 from projects.permissions import REGISTRY_ACTIONS, Principal, can
@@ -70,7 +71,7 @@ def registry_authenticate(request) -> RegistryAuth:  # noqa: ANN001
     credentials = basic_credentials(header)
     if credentials is None:
         raise Unauthorized("unsupported authorization header", headers=challenge(request))
-    user = user_authenticate(username=credentials[0], password=credentials[1])
+    user = user_authenticate(username=credentials[0], password=credentials[1], source_ip=client_ip(request))
     if user is None:
         raise Unauthorized("invalid username or password", headers=challenge(request))
     return RegistryAuth(Principal(user), user.get_username())

@@ -7,6 +7,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from common.actor import client_ip
 from projects.authentication import basic_credentials, user_authenticate
 from projects.permissions import Principal
 from registry.auth.scopes import scopes_parse
@@ -26,7 +27,7 @@ class TokenView(View):
             credentials = basic_credentials(header)
             if credentials is None:
                 return _unauthorized("unsupported authorization header")
-            user = user_authenticate(username=credentials[0], password=credentials[1])
+            user = user_authenticate(username=credentials[0], password=credentials[1], source_ip=client_ip(request))
             if user is None:
                 return _unauthorized("invalid username or password")
             principal = Principal(user)
@@ -37,7 +38,11 @@ class TokenView(View):
         """OAuth2 password grant (used by some clients for `docker login`)."""
         if request.POST.get("grant_type") != "password":
             return JsonResponse({"error": "unsupported_grant_type"}, status=400)
-        user = user_authenticate(username=request.POST.get("username", ""), password=request.POST.get("password", ""))
+        user = user_authenticate(
+            username=request.POST.get("username", ""),
+            password=request.POST.get("password", ""),
+            source_ip=client_ip(request),
+        )
         if user is None:
             return _unauthorized("invalid username or password")
         scopes = scopes_parse(request.POST.getlist("scope"))

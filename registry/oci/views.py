@@ -79,7 +79,14 @@ class ManifestView(RegistryView):
         stored = selectors.manifest_get(repository_name=self.name.full, reference=reference)
         if request.method == "GET":  # Harbor counts a manifest GET as a pull; HEAD is a probe
             tag = None if Digest.is_digest(reference) else reference
-            pull_record(repository_id=stored.repository_id, artifact_id=stored.artifact_id, tag=tag)
+            pull_record(
+                repository_id=stored.repository_id,
+                artifact_id=stored.artifact_id,
+                tag=tag,
+                repository_name=self.name.full,
+                project_id=stored.project_id,
+                digest=stored.digest,
+            )
         body = b"" if request.method == "HEAD" else stored.content
         response = HttpResponse(body, content_type=stored.media_type)
         response["Content-Length"] = str(len(stored.content))

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Precondition
 from projects.quotas import quota_lock, quota_release_unlinked
 from registry.api_selectors import artifacts as artifact_selectors
@@ -29,6 +30,12 @@ from registry.models import (
 )
 from registry.names import RepositoryName, tag_validate
 from registry.services.blobs import blob_mount
+from registry.services.records import (
+    artifact_deleted_record,
+    artifact_pushed_record,
+    tag_created_record,
+    tag_deleted_record,
+)
 from registry.services.repositories import repository_ensure
 
 # Harbor stores descriptions HTML-escaped (Go's template.HTMLEscapeString).
@@ -65,6 +72,7 @@ def repository_delete(*, repository: Repository) -> None:
         Artifact.objects.filter(repository=locked).delete()  # tags, blob refs and labels go with them
         locked.delete()
         quota_release_unlinked(quota=quota, blob_ids=blob_ids)
+        audit_record(operation="delete", resource_type="repository", resource=locked.name, project_id=locked.project_id)
 
 
 def _delete_deeply(artifact: Artifact, *, root: bool, seen: set[int]) -> None:
@@ -90,11 +98,18 @@ def _delete_deeply(artifact: Artifact, *, root: bool, seen: set[int]) -> None:
 def artifact_delete(*, artifact: Artifact) -> None:
     """Delete an artifact with its tags, accessories and unshared index children; PRECONDITION if in an index."""
     with transaction.atomic():
-        locked = Artifact.objects.select_for_update().select_related("repository").filter(pk=artifact.pk).first()
+        locked = (
+            Artifact.objects.select_for_update(of=("self", "repository"))
+            .select_related("repository__project")
+            .filter(pk=artifact.pk)
+            .first()
+        )
         if locked is None:
             raise NotFound(f"artifact {artifact.digest} not found")
         if locked.parents.exists():
             raise Precondition(f"{locked.digest} is referenced by an index; delete the index first")
+        # Recorded first: deleting clears the instance's pk; an immutable tag below rolls both back.
+        artifact_deleted_record(artifact=locked, tags=list(locked.tags.values_list("name", flat=True)))
         _delete_deeply(locked, root=True, seen=set())
         Repository.objects.filter(pk=locked.repository_id).update(updated=timezone.now())
 
@@ -160,6 +175,9 @@ def artifact_copy(*, source: Artifact, target: RepositoryName) -> Artifact:
         repository = repository_ensure(name=target)
         copied = _copy_deeply(source, repository, seen={})
         Repository.objects.filter(pk=repository.pk).update(updated=timezone.now())
+        # Harbor fires a push event for the copied root (so audit, webhooks and replication see it).
+        tags = list(source.tags.values_list("name", flat=True))
+        artifact_pushed_record(repository=repository, artifact=copied, tags=tags)
     return copied
 
 
@@ -171,7 +189,9 @@ def tag_create(*, artifact: Artifact, name: str) -> Tag:
         raise BadRequest(f"invalid tag name {name[:200]!r}") from exc
     try:
         with transaction.atomic():
-            return Tag.objects.create(repository_id=artifact.repository_id, artifact=artifact, name=name)
+            tag = Tag.objects.create(repository_id=artifact.repository_id, artifact=artifact, name=name)
+            tag_created_record(tag=tag, repository=artifact.repository, artifact=artifact)
+            return tag
     except IntegrityError as exc:
         raise Conflict(f"tag {name} already exists in {artifact.repository.name}") from exc
 
@@ -183,6 +203,7 @@ def tag_delete(*, artifact: Artifact, name: str) -> None:
         if tag is None:
             raise NotFound(f"tag {name} attached to artifact {artifact.pk} not found")
         immutability_check(repository=artifact.repository, names=[name], action=f"delete tag {name}")
+        tag_deleted_record(tag=tag, repository=artifact.repository, artifact=artifact)
         tag.delete()
 
 

@@ -27,12 +27,24 @@ Files in the store without a row (a push refused by the quota after committing, 
 removed under the same digest lock, re-checking that no row appeared, once older than the
 window. Upload sessions in progress live under uploads/ and are only purged when idle for
 longer than both the window and UPLOAD_PURGE_AGE_HOURS (registry.services.uploads.upload_purge).
+
+Untagged artifacts (delete_untagged) go one per transaction: the repository row is locked, then the
+artifact, then it is re-checked untagged (a tag or an index pushed meanwhile keeps it). Repository
+first is the order of repository_delete and of manifest pushes (which update the repository row).
+
+An open upload session holds no Blob row and no digest until it completes: its data lives under
+uploads/, and its completion (upload_complete -> blob_record) takes the digest lock above, so a
+session finishing while the sweep runs is the "push holds the digest first / sweep first" case.
+
+When run for an Execution (registry.services.gc_jobs), the counts are published after every batch,
+a stop is honoured between batches, and the log lists what was (dry run: would be) deleted.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 
@@ -42,9 +54,20 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from common.api.errors import NotFound, Precondition
+from common.models import Execution
+from common.services import execution_progress, execution_stop_requested
 from registry.digest import Digest
 from registry.errors import DigestInvalid
-from registry.models import Artifact, ArtifactBlob, ArtifactReference, Blob, RepositoryBlob, Tag, Upload
+from registry.models import (
+    Artifact,
+    ArtifactBlob,
+    ArtifactReference,
+    Blob,
+    Repository,
+    RepositoryBlob,
+    Tag,
+    Upload,
+)
 from registry.services.artifacts import artifact_delete
 from registry.services.blobs import blob_digests_try_lock, blob_digests_unlock
 from registry.services.uploads import upload_purge
@@ -54,6 +77,38 @@ logger = logging.getLogger(__name__)
 
 GC_BATCH_SIZE = 500
 GC_SAFETY_WINDOW = timedelta(hours=1)
+COUNT_KEYS = ("blobs_examined", "blobs_deleted", "bytes_freed", "artifacts_deleted", "uploads_purged", "orphan_files")
+
+
+class GCStopped(Exception):
+    """The run's execution was stopped; raised between batches, after the last batch's work committed."""
+
+
+@dataclass
+class _Run:
+    """The counts and log of one collection, published to its execution (if any) after every batch."""
+
+    dry_run: bool
+    execution: Execution | None = None
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def verb(self) -> str:
+        return "would delete" if self.dry_run else "deleted"
+
+    def note(self, line: str) -> None:
+        self.lines.append(line + "\n")
+
+    def batch_done(self) -> None:
+        """Publish counts and the batch's log lines; GCStopped if someone stopped the execution."""
+        if self.execution is None:
+            self.lines.clear()
+            return
+        execution_progress(execution=self.execution, counts=dict(self.counts), log="".join(self.lines))
+        self.lines.clear()
+        if execution_stop_requested(execution_id=self.execution.pk):
+            raise GCStopped
 
 
 def _unreferenced_blobs(cutoff: datetime) -> QuerySet[Blob]:
@@ -90,53 +145,59 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def _untagged_delete(*, cutoff: datetime, dry_run: bool, batch_size: int) -> int:
-    deleted = 0
-    for batch in _pk_batches(_untagged_artifacts(cutoff), (), batch_size):
-        if dry_run:
-            deleted += len(batch)
-            continue
-        for (pk,) in batch:
-            with transaction.atomic():
-                # Lock, then re-check: a tag or index added since the batch was read keeps it.
-                artifact = Artifact.objects.select_for_update().filter(pk=pk).first()
-                if artifact is None or not _untagged_artifacts(cutoff).filter(pk=pk).exists():
-                    continue
-                try:
-                    artifact_delete(artifact=artifact)
-                except (NotFound, Precondition) as exc:  # gone meanwhile, or an immutable accessory tag
-                    logger.info("gc: keeping artifact %s: %s", pk, exc)
-                    continue
-            deleted += 1
-    return deleted
+def _untagged_delete(*, cutoff: datetime, run: _Run, batch_size: int) -> None:
+    fields = ("repository_id", "repository__name", "digest")
+    for batch in _pk_batches(_untagged_artifacts(cutoff), fields, batch_size):
+        for pk, repository_id, repository, digest in batch:
+            if not run.dry_run:
+                with transaction.atomic():
+                    # Lock order of every writer: repository, then its artifacts (repository_delete, and
+                    # manifest_push's repository update); artifact first would deadlock with them.
+                    list(Repository.objects.select_for_update().filter(pk=repository_id).values_list("pk"))
+                    # Then re-check: a tag or index added since the batch was read keeps it.
+                    artifact = Artifact.objects.select_for_update().filter(pk=pk).first()
+                    if artifact is None or not _untagged_artifacts(cutoff).filter(pk=pk).exists():
+                        continue
+                    try:
+                        artifact_delete(artifact=artifact)
+                    except (NotFound, Precondition) as exc:  # gone meanwhile, or an immutable accessory tag
+                        logger.info("gc: keeping artifact %s: %s", pk, exc)
+                        continue
+            run.counts["artifacts_deleted"] += 1
+            run.note(f"{run.verb} untagged artifact {repository}@{digest}")
+        run.batch_done()
 
 
-def _blobs_sweep(*, cutoff: datetime, dry_run: bool, batch_size: int) -> tuple[int, int]:
+def _blobs_sweep(*, cutoff: datetime, run: _Run, batch_size: int) -> None:
     store = blob_store()
-    deleted = freed = 0
     for batch in _pk_batches(_unreferenced_blobs(cutoff), ("digest", "size"), batch_size):
-        if dry_run:
-            deleted += len(batch)
-            freed += sum(size for _pk, _digest, size in batch)
-            continue
-        held: set[str] = set()
-        try:
-            with transaction.atomic():
-                held = blob_digests_try_lock([digest for _pk, digest, _size in batch])
-                rows = list(
-                    _unreferenced_blobs(cutoff)
-                    .filter(pk__in=[pk for pk, digest, _size in batch if digest in held])
-                    .select_for_update(skip_locked=True)
-                    .values_list("pk", "digest", "size")
-                )
-                for _pk, digest, _size in rows:
-                    store.blob_delete(Digest.parse(digest))  # under both locks: no push can look in between
-                Blob.objects.filter(pk__in=[pk for pk, _digest, _size in rows]).delete()
-        finally:
-            blob_digests_unlock(held)
-        deleted += len(rows)
-        freed += sum(size for _pk, _digest, size in rows)
-    return deleted, freed
+        run.counts["blobs_examined"] += len(batch)
+        if run.dry_run:
+            rows = batch
+        else:
+            held: set[str] = set()
+            try:
+                with transaction.atomic():
+                    held = blob_digests_try_lock([digest for _pk, digest, _size in batch])
+                    rows = list(
+                        _unreferenced_blobs(cutoff)
+                        .filter(pk__in=[pk for pk, digest, _size in batch if digest in held])
+                        .select_for_update(skip_locked=True)
+                        .values_list("pk", "digest", "size")
+                    )
+                    for _pk, digest, _size in rows:
+                        store.blob_delete(Digest.parse(digest))  # under both locks: no push can look in between
+                    # Rows re-checked unreferenced under their locks: no Python-side PROTECT collection
+                    # (it loads every row and queries each relation again); the FKs still hold in the DB.
+                    doomed = Blob.objects.filter(pk__in=[pk for pk, _digest, _size in rows])
+                    doomed._raw_delete(doomed.db)
+            finally:
+                blob_digests_unlock(held)
+        for _pk, digest, size in rows:
+            run.note(f"{run.verb} blob {digest} ({size} bytes)")
+        run.counts["blobs_deleted"] += len(rows)
+        run.counts["bytes_freed"] += sum(size for _pk, _digest, size in rows)
+        run.batch_done()
 
 
 def _is_digest(value: str) -> bool:
@@ -147,36 +208,44 @@ def _is_digest(value: str) -> bool:
     return True
 
 
-def _orphan_files_sweep(*, window: timedelta, dry_run: bool, batch_size: int) -> int:
+def _orphan_files_sweep(*, window: timedelta, run: _Run, batch_size: int) -> None:
     """Delete blob files with no Blob row, older than the window."""
     store = blob_store()
-    removed = 0
     aged = (d for d, age in store.blob_listing() if age > window.total_seconds() and _is_digest(d))
     for batch in _chunks(aged, batch_size):
         known = set(Blob.objects.filter(digest__in=batch).values_list("digest", flat=True))
         candidates = [digest for digest in batch if digest not in known]
-        if dry_run or not candidates:
-            removed += len(candidates)
+        if not candidates:
             continue
-        held: set[str] = set()
-        try:
-            with transaction.atomic():
-                held = blob_digests_try_lock(candidates)
-                recorded = set(Blob.objects.filter(digest__in=held).values_list("digest", flat=True))
-                for digest in held - recorded:
-                    store.blob_delete(Digest.parse(digest))
-                    removed += 1
-        finally:
-            blob_digests_unlock(held)
-    return removed
+        removed = candidates
+        if not run.dry_run:
+            held: set[str] = set()
+            try:
+                with transaction.atomic():
+                    held = blob_digests_try_lock(candidates)
+                    recorded = set(Blob.objects.filter(digest__in=held).values_list("digest", flat=True))
+                    removed = sorted(held - recorded)
+                    for digest in removed:
+                        store.blob_delete(Digest.parse(digest))
+            finally:
+                blob_digests_unlock(held)
+        for digest in removed:
+            run.note(f"{run.verb} orphan file {digest}")
+        run.counts["orphan_files"] += len(removed)
+        run.batch_done()
 
 
-def _uploads_purge(*, window: timedelta, dry_run: bool) -> int:
+def _uploads_purge(*, window: timedelta, run: _Run) -> None:
     older_than = max(window, timedelta(hours=settings.UPLOAD_PURGE_AGE_HOURS))
-    if dry_run:
-        return Upload.objects.filter(updated__lt=timezone.now() - older_than).count()
-    counts = upload_purge(older_than=older_than)
-    return counts["sessions"] + counts["orphans"]
+    if run.dry_run:
+        purged = Upload.objects.filter(updated__lt=timezone.now() - older_than).count()
+    else:
+        counts = upload_purge(older_than=older_than)
+        purged = counts["sessions"] + counts["orphans"]
+    run.counts["uploads_purged"] = purged
+    if purged:
+        run.note(f"{run.verb} {purged} upload session(s) idle for more than {older_than}")
+    run.batch_done()
 
 
 def gc_run(
@@ -185,15 +254,17 @@ def gc_run(
     dry_run: bool = False,
     safety_window: timedelta = GC_SAFETY_WINDOW,
     batch_size: int = GC_BATCH_SIZE,
+    execution: Execution | None = None,
 ) -> dict[str, int]:
-    """Collect garbage (untagged artifacts if asked, unused blobs, orphan files and uploads); return the counts."""
+    """Collect garbage (untagged artifacts if asked, unused blobs, uploads, orphan files); return the counts.
+
+    With an execution: progress and log after every batch; GCStopped between batches once it is stopped.
+    """
+    run = _Run(dry_run=dry_run, execution=execution)
     cutoff = timezone.now() - safety_window
-    artifacts = _untagged_delete(cutoff=cutoff, dry_run=dry_run, batch_size=batch_size) if delete_untagged else 0
-    blobs, freed = _blobs_sweep(cutoff=cutoff, dry_run=dry_run, batch_size=batch_size)
-    return {
-        "blobs_deleted": blobs,
-        "bytes_freed": freed,
-        "artifacts_deleted": artifacts,
-        "uploads_purged": _uploads_purge(window=safety_window, dry_run=dry_run),
-        "orphan_files": _orphan_files_sweep(window=safety_window, dry_run=dry_run, batch_size=batch_size),
-    }
+    if delete_untagged:
+        _untagged_delete(cutoff=cutoff, run=run, batch_size=batch_size)
+    _blobs_sweep(cutoff=cutoff, run=run, batch_size=batch_size)
+    _uploads_purge(window=safety_window, run=run)
+    _orphan_files_sweep(window=safety_window, run=run, batch_size=batch_size)
+    return run.counts

@@ -117,6 +117,48 @@ def _deletes_refuse(repository_name: str, names: list[str], what: str) -> None:
         )
 
 
+def _artifact_create(
+    *,
+    repository: Repository,
+    digest: Digest,
+    manifest: Manifest,
+    body: bytes,
+    size: int,
+    subject: str,
+    blobs: list[tuple[int, int]],
+    children: list[tuple[Artifact, dict | None]],
+) -> Artifact:
+    """Create the artifact with its blob and child links (in a savepoint of the push's transaction)."""
+    try:
+        with transaction.atomic():
+            artifact = Artifact.objects.create(
+                repository=repository,
+                digest=str(digest),
+                media_type=manifest.media_type,
+                artifact_type=manifest.effective_artifact_type,
+                manifest=body,
+                manifest_size=len(body),
+                size=size,
+                subject_digest=subject,
+                annotations=manifest.annotations,
+            )
+            ArtifactBlob.objects.bulk_create(
+                [ArtifactBlob(artifact=artifact, blob_id=pk) for pk, _size in blobs], ignore_conflicts=True
+            )
+            ArtifactReference.objects.bulk_create(
+                [ArtifactReference(parent=artifact, child=child, platform=p) for child, p in children],
+                ignore_conflicts=True,
+            )
+    except IntegrityError:
+        existing = Artifact.objects.filter(repository=repository, digest=str(digest)).first()
+        if existing is not None:  # the same manifest pushed concurrently
+            return existing
+        # A blob was deleted from the repository and swept between our check and our insert:
+        # the client pushes it again (dist-spec: MANIFEST_BLOB_UNKNOWN), nothing was written.
+        raise ManifestBlobUnknown(f"a blob of {digest} left {repository.name} during the push") from None
+    return artifact
+
+
 def manifest_push(
     *, repository: Repository, reference: str, body: bytes, content_type: str | None, tags: list[str]
 ) -> PushedManifest:
@@ -134,37 +176,28 @@ def manifest_push(
     tags = list(dict.fromkeys(tag_validate(t) for t in tags))
     protected = _moves_refuse(repository, tags, digest) if tags else set()
 
-    blobs = _referenced_blobs(repository, manifest)
-    children = _referenced_children(repository, manifest)
-    size = len(body) + sum(size for _pk, size in blobs) + sum(child.size for child, _p in children)
     subject = str(manifest.subject.digest) if manifest.subject else ""
 
     with transaction.atomic():
+        # Lock order repository -> artifacts, as GC and repository deletion take them: GC cannot
+        # delete an untagged artifact we are tagging, or an index child we reference, between our
+        # lookups below and our commit.
+        list(Repository.objects.select_for_update(no_key=True).filter(pk=repository.pk).values_list("pk"))
+        blobs = _referenced_blobs(repository, manifest)
+        children = _referenced_children(repository, manifest)
+        size = len(body) + sum(size for _pk, size in blobs) + sum(child.size for child, _p in children)
         artifact = Artifact.objects.filter(repository=repository, digest=str(digest)).first()
         if artifact is None:
-            try:
-                with transaction.atomic():
-                    artifact = Artifact.objects.create(
-                        repository=repository,
-                        digest=str(digest),
-                        media_type=manifest.media_type,
-                        artifact_type=manifest.effective_artifact_type,
-                        manifest=body,
-                        manifest_size=len(body),
-                        size=size,
-                        subject_digest=subject,
-                        annotations=manifest.annotations,
-                    )
-            except IntegrityError:
-                artifact = Artifact.objects.get(repository=repository, digest=str(digest))
-            else:
-                ArtifactBlob.objects.bulk_create(
-                    [ArtifactBlob(artifact=artifact, blob_id=pk) for pk, _size in blobs], ignore_conflicts=True
-                )
-                ArtifactReference.objects.bulk_create(
-                    [ArtifactReference(parent=artifact, child=child, platform=p) for child, p in children],
-                    ignore_conflicts=True,
-                )
+            artifact = _artifact_create(
+                repository=repository,
+                digest=digest,
+                manifest=manifest,
+                body=body,
+                size=size,
+                subject=subject,
+                blobs=blobs,
+                children=children,
+            )
         _tags_point(repository, tags, protected, artifact)
         Repository.objects.filter(pk=repository.pk).update(updated=artifact.push_time)
         artifact_pushed_record(repository=repository, artifact=artifact, tags=tags)

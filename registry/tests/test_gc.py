@@ -75,6 +75,7 @@ def test_unreferenced_blobs_are_swept_with_their_bytes_and_referenced_ones_kept(
     counts = gc_run()
 
     assert counts == {
+        "blobs_examined": 1,
         "blobs_deleted": 1,
         "bytes_freed": len(b"nobody wants me"),
         "artifacts_deleted": 0,
@@ -195,16 +196,17 @@ def test_sweep_runs_in_batches_with_a_constant_number_of_queries(repo, store):
 
 
 @pytest.mark.django_db
-def test_gc_task_records_an_execution_with_counts(repo, store):
-    _loose_blob(repo, b"for the task")
+def test_scheduled_task_records_an_execution_with_counts_and_log(repo, store):
+    loose = _loose_blob(repo, b"for the task")
     _age_everything()
-    pk = gc(delete_untagged=True)
+    pk = gc(delete_untagged=True)  # as beat calls it: the schedule's kwargs, no execution id
     execution = Execution.objects.get(pk=pk)
-    assert execution.kind == "gc"
-    assert execution.status == ExecutionStatus.SUCCEEDED
+    assert (execution.kind, execution.trigger, execution.status) == ("gc", "SCHEDULE", ExecutionStatus.SUCCEEDED)
+    assert execution.parameters == {"delete_untagged": True, "dry_run": False, "workers": 1}
     assert execution.counts["blobs_deleted"] == 1
     assert execution.counts["bytes_freed"] == len(b"for the task")
-    assert "blobs_deleted: 1" in execution.log
+    assert f"deleted blob {loose} (12 bytes)" in execution.log
+    assert "freed 12 bytes" in execution.log
     dry = Execution.objects.get(pk=gc(dry_run=True))
     assert dry.dry_run
     assert dry.counts["blobs_deleted"] == 0

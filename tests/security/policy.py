@@ -224,6 +224,25 @@ SYSTEM_POLICY: dict[str, dict[str, tuple[Target, Requirement]]] = {
     "GetLabelByID": by_project("label", "read", global_rule=SYSADMIN),
     "UpdateLabel": by_project("label", "update", global_rule=SYSADMIN),
     "DeleteLabel": by_project("label", "delete", global_rule=SYSADMIN),
+    "getGCHistory": _system(System("garbage-collection", "list")),
+    "getGC": _system(System("garbage-collection", "read")),
+    "getGCLog": _system(System("garbage-collection", "read")),
+    "stopGC": _system(System("garbage-collection", "stop")),
+    "getGCSchedule": _system(System("garbage-collection", "read")),
+    "createGCSchedule": _system(System("garbage-collection", "create")),
+    "updateGCSchedule": _system(System("garbage-collection", "update")),
+    # Harbor lists to every signed-in caller the logs of the projects it administers (all for sysadmins).
+    "listAuditLogExts": _system(AUTHENTICATED),
+    "listAuditLogEventTypes": _system(AUTHENTICATED),
+    "exportAuditLogExts": _system(AUTHENTICATED),
+    "getPurgeHistory": _system(System("purge-audit", "list")),
+    "getPurgeJob": _system(System("purge-audit", "read")),
+    "getPurgeJobLog": _system(System("purge-audit", "read")),
+    "stopPurge": _system(System("purge-audit", "stop")),
+    "getPurgeSchedule": _system(System("purge-audit", "read")),
+    "createPurgeSchedule": _system(System("purge-audit", "create")),
+    "updatePurgeSchedule": _system(System("purge-audit", "update")),
+    "getRentenitionMetadata": _system(AUTHENTICATED),  # Harbor's spelling; its handler asks for a login only
 }
 
 # Project-scoped operations needing more than their declared pair (Harbor's CopyArtifact: artifact read
@@ -234,6 +253,7 @@ EXTRA_PAIRS: dict[str, tuple[Pair, ...]] = {
 # Allowed outcomes other than 200/201, because of the world rather than the caller.
 ALLOWED_STATUSES: dict[str, frozenset[int]] = {
     "deleteProject": frozenset({412}),  # every project of the world holds a repository: PRECONDITION
+    "createRetention": frozenset({400}),  # every project of the world has its one retention policy already
 }
 
 # The REST shape of project-scoped routes: the collection segment names the resource.
@@ -248,6 +268,35 @@ SEGMENT_RESOURCES = {
     "additions": "artifact-addition",
     "labels": "artifact-label",
     "immutabletagrules": "immutable-tag",
+    "retentions": "tag-retention",
+    "auditlog-exts": "log",
+}
+# Our download routes (`<collection>/export`): they need what listing the collection needs.
+EXPORTS = {"auditlog-exts": ("log", "list")}
+# Routes whose Harbor pair is not their REST shape (Harbor's retention handler: trigger and stop need update).
+HARBOR_PAIRS: dict[tuple[str, str], Pair] = {
+    ("/api/v2.0/retentions/{id}/executions", "GET"): ("tag-retention", "list"),
+    ("/api/v2.0/retentions/{id}/executions", "POST"): ("tag-retention", "update"),
+    ("/api/v2.0/retentions/{id}/executions/{eid}", "PATCH"): ("tag-retention", "update"),
+    ("/api/v2.0/retentions/{id}/executions/{eid}/tasks", "GET"): ("tag-retention", "list"),
+    ("/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}", "GET"): ("tag-retention", "read"),
+    **{
+        (f"/api/v2.0/projects/{{project_name_or_id}}/webhook/{route}", method): ("notification-policy", action)
+        for route, method, action in (
+            ("policies", "GET", "list"),
+            ("policies", "POST", "create"),
+            ("policies/{webhook_policy_id}", "GET", "read"),
+            ("policies/{webhook_policy_id}", "PUT", "update"),
+            ("policies/{webhook_policy_id}", "DELETE", "delete"),
+            ("policies/{webhook_policy_id}/executions", "GET", "list"),
+            ("policies/{webhook_policy_id}/executions/{execution_id}/tasks", "GET", "list"),
+            ("policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/log", "GET", "read"),
+            # Ours: sending a delivery again changes what the policy did, as an update does.
+            ("policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/redeliver", "POST", "update"),
+            ("lasttrigger", "GET", "read"),
+            ("events", "GET", "read"),
+        )
+    },
 }
 # Sub-resources of a project that are views of the project itself.
 PROJECT_VIEWS = {"summary": ("project", "read"), "_deletable": ("project", "delete")}
@@ -255,9 +304,13 @@ PROJECT_VIEWS = {"summary": ("project", "read"), "_deletable": ("project", "dele
 
 def rest_pair(template: str, method: str) -> Pair | None:
     """The pair a project-scoped route needs by its shape: GET collection -> list, GET item -> read, ..."""
+    if (template, method) in HARBOR_PAIRS:
+        return HARBOR_PAIRS[(template, method)]
     parts = [p for p in template.removeprefix("/api/v2.0/").strip("/").split("/") if p]
     if parts[-1] in PROJECT_VIEWS:
         return PROJECT_VIEWS[parts[-1]]
+    if parts[-1] == "export" and method == "GET":
+        return EXPORTS.get(parts[-2])
     is_item = parts[-1].startswith("{")
     segment = parts[-2] if is_item else parts[-1]
     resource = SEGMENT_RESOURCES.get(segment)

@@ -67,10 +67,38 @@ PATH_VALUES: dict[str, Callable[[Context], object]] = {
     "group_id": lambda c: c.world.group_id,
     "id": lambda c: c.project.quota_id,
     "immutable_rule_id": lambda c: c.project.immutable_rule_id,
+    "gc_id": lambda c: c.world.extra["gc_id"],
+    "purge_id": lambda c: c.world.extra["purge_id"],
+    "eid": lambda c: c.world.extra["retention"][c.project.key]["eid"],
+    "tid": lambda c: c.world.extra["retention"][c.project.key]["tid"],
+    "webhook_policy_id": lambda c: c.world.extra["webhook"][c.project.key]["policy"],
 }
 # (operationId, parameter) -> a value other than the generic one.
 PATH_OVERRIDES: dict[tuple[str, str], Callable[[Context], object]] = {
     ("CopyArtifact", "repository_name"): lambda c: "copied",  # a new repository in the same project
+    # The variant project's webhook delivery (execution and task of its policy).
+    **{
+        (op_id, "execution_id"): lambda c: c.world.extra["webhook"][c.project.key]["execution"]
+        for op_id in ("ListTasksOfWebhookExecution", "GetLogsOfWebhookTask", "redeliverWebhookTask")
+    },
+    **{
+        (op_id, "task_id"): lambda c: c.world.extra["webhook"][c.project.key]["task"]
+        for op_id in ("GetLogsOfWebhookTask", "redeliverWebhookTask")
+    },
+    # `{id}` of /retentions is the variant project's retention policy (elsewhere, a quota id).
+    **{
+        (op_id, "id"): lambda c: c.world.extra["retention"][c.project.key]["id"]
+        for op_id in (
+            "getRetention",
+            "updateRetention",
+            "deleteRetention",
+            "listRetentionExecutions",
+            "triggerRetentionExecution",
+            "operateRetentionExecution",
+            "listRetentionTasks",
+            "getRetentionTaskLog",
+        )
+    },
 }
 
 
@@ -92,6 +120,25 @@ def _labels_query(ctx: Context) -> dict:
 
 def _robots_query(ctx: Context) -> dict:
     return {} if ctx.variant == "global" else {"q": f"Level=project,ProjectID={ctx.project.id}"}
+
+
+def _retention_body(ctx: Context, template: str) -> dict:
+    return {
+        "algorithm": "or",
+        "rules": [
+            {
+                "action": "retain",
+                "template": template,
+                "params": {template: 5},
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+                "scope_selectors": {
+                    "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+                },
+            }
+        ],
+        "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+        "scope": {"level": "project", "ref": ctx.project.id},
+    }
 
 
 def _immutable_rule_body(tag_pattern: str) -> dict:
@@ -141,6 +188,32 @@ BODIES: dict[str, Callable[[Context], object]] = {
     "UpdateLabel": lambda c: {"name": "renamed-label", "color": "#ffffff"},
     "CreateImmuRule": lambda c: _immutable_rule_body("nightly-*"),
     "UpdateImmuRule": lambda c: {**_immutable_rule_body("stable-*"), "disabled": True},
+    "CreateWebhookPolicyOfProject": lambda c: {
+        "name": f"new-{c.slug}",
+        "event_types": ["PUSH_ARTIFACT"],
+        "targets": [{"address": "https://hooks.example.test/new", "auth_header": "Bearer new"}],
+    },
+    "UpdateWebhookPolicyOfProject": lambda c: {"enabled": False, "event_types": ["PULL_ARTIFACT"]},
+    "redeliverWebhookTask": lambda c: {},  # enqueued only on a commit that never comes
+    "createRetention": lambda c: _retention_body(c, "latestPushedK"),
+    "updateRetention": lambda c: _retention_body(c, "nDaysSinceLastPull"),
+    # A dry run: the execution row is created, its task is enqueued only on a commit that never comes.
+    "triggerRetentionExecution": lambda c: {"dry_run": True},
+    "operateRetentionExecution": lambda c: {"action": "stop"},
+    # A cron schedule, not Manual: the matrix must not start collections.
+    "stopGC": lambda c: {},  # no body: stops the world's finished run, which stays as it was
+    "createGCSchedule": lambda c: {"schedule": {"type": "Hourly"}, "parameters": {"dry_run": True}},
+    "updateGCSchedule": lambda c: {"schedule": {"type": "Daily"}, "parameters": {"delete_untagged": True}},
+    "stopPurge": lambda c: {},
+    # A manual dry run: the execution row is created, its task is enqueued only on a commit that never comes.
+    "createPurgeSchedule": lambda c: {
+        "schedule": {"type": "Manual"},
+        "parameters": {"audit_retention_hour": 168, "include_event_types": "pull_artifact", "dry_run": True},
+    },
+    "updatePurgeSchedule": lambda c: {
+        "schedule": {"type": "Daily", "cron": "0 0 0 * * *"},
+        "parameters": {"audit_retention_hour": 168, "include_event_types": "create_artifact,pull_artifact"},
+    },
 }
 
 

@@ -13,7 +13,9 @@ import json
 
 import pytest
 
-from policies.models import ImmutabilityRule
+from audit.models import WebhookPolicy
+from common.models import Execution
+from policies.models import ImmutabilityRule, RetentionPolicy
 from projects.models import Member, Project, Quota, Robot
 from registry.models import Artifact, ArtifactLabel, Label, Repository, Tag
 from tests.security.policy import SYSTEM_POLICY
@@ -25,7 +27,8 @@ pytestmark = pytest.mark.django_db
 # Refusals that don't depend on the project: the quota API is for sysadmins whatever the quota.
 SYSADMIN_ONLY = frozenset({"getQuota", "updateQuota"})
 # Path parameters that name an object of a project (tag names and metadata keys are names, not ids).
-OBJECT_PARAMS = ("mid", "repository_name", "reference", "label_id", "robot_id", "immutable_rule_id")
+OBJECT_PARAMS = ("mid", "repository_name", "reference", "label_id", "robot_id", "immutable_rule_id", "eid", "tid")
+OBJECT_PARAMS += ("webhook_policy_id", "execution_id", "task_id")
 
 
 def _project_scoped(op: Operation) -> bool:
@@ -57,6 +60,11 @@ def _b_value(world: World, param: str) -> object:
         "label_id": b.label_id,
         "robot_id": b.robot_id,
         "immutable_rule_id": b.immutable_rule_id,
+        "eid": world.extra["retention"]["tenantb"]["eid"],
+        "tid": world.extra["retention"]["tenantb"]["tid"],
+        "webhook_policy_id": world.extra["webhook"]["tenantb"]["policy"],
+        "execution_id": world.extra["webhook"]["tenantb"]["execution"],
+        "task_id": world.extra["webhook"]["tenantb"]["task"],
     }[param]
 
 
@@ -73,7 +81,19 @@ def _snapshot() -> tuple:
         list(Tag.objects.filter(repository__project__name="tenantb").order_by("pk").values()),
         list(ArtifactLabel.objects.filter(artifact__repository__project__name="tenantb").order_by("pk").values()),
         list(ImmutabilityRule.objects.filter(project__name="tenantb").order_by("pk").values()),
+        list(RetentionPolicy.objects.filter(project__name="tenantb").values()),
+        list(Execution.objects.filter(kind="RETENTION", vendor_id__in=_b_retention()).order_by("pk").values()),
+        list(WebhookPolicy.objects.filter(project__name="tenantb").order_by("pk").values()),
+        list(Execution.objects.filter(kind="WEBHOOK", vendor_id__in=_b_webhooks()).order_by("pk").values()),
     )
+
+
+def _b_webhooks() -> list[int]:
+    return list(WebhookPolicy.objects.filter(project__name="tenantb").values_list("pk", flat=True))
+
+
+def _b_retention() -> list[int]:
+    return list(RetentionPolicy.objects.filter(project__name="tenantb").values_list("pk", flat=True))
 
 
 def _assert_refused(response, expected: int, call: Call, *, quiet_about: str | None = None) -> None:  # noqa: ANN001
@@ -220,7 +240,8 @@ def test_no_read_or_list_shows_a_project_the_caller_cannot_see(world, who, hidde
     for url in urls:
         response = client.get(url)
         answered += response.status_code < 300
-        text = response.content.decode(errors="replace")
+        raw = b"".join(response.streaming_content) if response.streaming else response.content  # exports stream
+        text = raw.decode(errors="replace")
         leaked = [m for m in markers if m in text]
         assert not leaked, f"{url} ({response.status_code}) shows {leaked}: {text[:300]}"
         if response.get("Content-Type", "").startswith("application/json") and text:

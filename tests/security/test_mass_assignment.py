@@ -28,6 +28,11 @@ def _user(name: str):  # noqa: ANN202
     return User.objects.get(username=name)
 
 
+def _metadata(world: World, key: str) -> dict[str, str]:
+    """A world project's metadata as seeded (its retention policy sets `retention_id`)."""
+    return {"auto_scan": "false", "retention_id": str(world.extra["retention"][key]["id"])}
+
+
 def _flags(user) -> tuple:  # noqa: ANN001
     user.refresh_from_db()
     return user.is_superuser, user.is_staff, user.is_active, user.username
@@ -133,7 +138,7 @@ def test_project_update_changes_no_name_owner_or_quota(world: World):
     assert (project.name, project.owner_id) == ("priv", None)
     assert project.metadata["auto_scan"] == "true"
     assert Quota.objects.get(project_id=a.id).hard == 1000
-    assert Project.objects.get(pk=b.id).metadata == {"auto_scan": "false"}
+    assert Project.objects.get(pk=b.id).metadata == _metadata(world, "tenantb")
     # and who may not update the project changes nothing at all
     assert _client("maintainer").put(f"{API}/projects/{a.name}", body, format="json").status_code == 403
     assert Project.objects.get(pk=a.id).metadata["auto_scan"] == "true"
@@ -378,4 +383,4 @@ def test_metadata_takes_only_known_keys(world: World):
     for body in ({"owner_id": "1"}, {"name": "renamed"}, {"project_id": str(world.projects["tenantb"].id)}):
         assert _client("projectAdmin").post(url, body, format="json").status_code == 400, body
     project = Project.objects.get(pk=a.id)
-    assert (project.name, project.owner_id, project.metadata) == ("priv", None, {"auto_scan": "false"})
+    assert (project.name, project.owner_id, project.metadata) == ("priv", None, _metadata(world, "private"))

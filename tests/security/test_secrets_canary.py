@@ -36,6 +36,7 @@ ROBOT_SECRET_1 = "CanarySec1-b4R7tV"
 ROBOT_SECRET_2 = "CanarySec2-h6J1qW"
 WEAK_SECRET = "canaryweaksecretzz"  # refused by the policy; must not be echoed either
 WRONG_PW = "CanaryWrong9-zzQ"
+HOOK_HEADER = "Bearer CanaryHook4-w8Z"  # a webhook target's auth header: stored encrypted, shown masked
 
 
 class ListHandler(logging.Handler):
@@ -175,6 +176,17 @@ def canaries(world: World, logs, client) -> Canaries:  # noqa: ANN001
         seen((f"token POST {who}", client.post("/service/token", grant)))
         for path in ("/v2/", "/v2/_catalog", "/v2/priv/app/tags/list"):
             seen((f"{path} {who}", client.get(path, **auth)))
+
+    # Webhooks: a target's auth header never comes back; the signing secret is shown once, on create.
+    found.secret(HOOK_HEADER)
+    target = {"address": "https://hooks.example.test/canary", "auth_header": HOOK_HEADER}
+    hook_body = {"name": "canary-hook", "event_types": ["PUSH_ARTIFACT"], "targets": [target]}
+    hook = padmin.post(f"{API}/projects/priv/webhook/policies", hook_body, format="json")
+    found.disclosed.append(("webhook signing secret", hook))
+    found.secret(hook.json()["signing_secret"])
+    hook_url = f"{API}/projects/priv/webhook/policies/{hook.json()['id']}"
+    seen(("webhook policy", padmin.get(hook_url)))
+    seen(("webhook update", padmin.put(hook_url, {**padmin.get(hook_url).json(), "description": "x"}, format="json")))
     return found
 
 

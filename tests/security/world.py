@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 
+from audit.models import WebhookDelivery
+from audit.webhooks.services import webhook_policy_create
+from common.models import Execution, Task
 from common.testing.api import basic_client
+from policies.retention.services import retention_policy_create
 from policies.services import immutability_rule_create
 from projects.models import GroupType, Member, Project, Quota, Role, UserGroup
 from projects.permissions import Principal
@@ -217,6 +221,44 @@ def _project(key: str, users: dict, root) -> ProjectData:  # noqa: ANN001
     )
 
 
+def _retention(data: ProjectData) -> dict[str, int]:
+    """The project's retention policy (keep the 10 latest) and a finished dry run of it, with one task."""
+    policy = retention_policy_create(
+        project=Project.objects.get(pk=data.id),
+        rules=[
+            {
+                "template": "latestPushedK",
+                "params": {"latestPushedK": 10},
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+                "scope_selectors": {
+                    "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+                },
+            }
+        ],
+    )
+    execution = Execution.objects.create(kind="RETENTION", vendor_id=policy.pk, dry_run=True, status="Succeeded")
+    task = Task.objects.create(
+        execution=execution, name=f"{data.name}/{data.repository}", status="Succeeded", log="RETAIN all\n"
+    )
+    return {"id": policy.pk, "eid": execution.pk, "tid": task.pk}
+
+
+def _webhook(data: ProjectData) -> dict[str, int]:
+    """The project's webhook policy and one finished delivery of it (an execution with one task)."""
+    policy, _ = webhook_policy_create(
+        project=Project.objects.get(pk=data.id),
+        name="hook",
+        event_types=["PUSH_ARTIFACT"],
+        targets=[{"address": f"https://hooks.example.test/{data.name}", "auth_header": "Bearer world"}],
+    )
+    execution = Execution.objects.create(kind="WEBHOOK", vendor_id=policy.pk, trigger="EVENT", status="Succeeded")
+    task = Task.objects.create(execution=execution, name=policy.targets[0]["address"], status="Succeeded", log="200\n")
+    WebhookDelivery.objects.create(
+        task=task, policy=policy, event_type="PUSH_ARTIFACT", address=policy.targets[0]["address"], payload="{}"
+    )
+    return {"policy": policy.pk, "execution": execution.pk, "task": task.pk}
+
+
 def world_build() -> World:
     """Create the world's rows (and blobs); the caller owns the transaction."""
     model = get_user_model()
@@ -248,7 +290,14 @@ def world_build() -> World:
         principal_robot_id=_robot(root, "priv", "ci", ROBOT_GRANTS, ROBOT_SECRET),
         full_robot_id=_robot(root, "priv", "full", PROJECT_PERMISSIONS, FULL_ROBOT_SECRET),
         system_reader_id=_robot(root, None, "sysreader", SYSTEM_ROBOT_SYSTEM, SYSTEM_ROBOT_SECRET, SYSTEM_ROBOT_EVERY),
-        extra={"spy_digest": spy.digest, "twin_tag": "twin"},
+        extra={
+            "spy_digest": spy.digest,
+            "twin_tag": "twin",
+            "gc_id": Execution.objects.create(kind="gc", status="Succeeded", log="a finished collection\n").pk,
+            "purge_id": Execution.objects.create(kind="purge_audit", status="Succeeded", log="a finished purge\n").pk,
+            "retention": {key: _retention(data) for key, data in projects.items()},
+            "webhook": {key: _webhook(data) for key, data in projects.items()},
+        },
     )
 
 

@@ -1,0 +1,1 @@
+"""Webhooks: policies (services, selectors), payloads (pure), delivery (through the egress guard)."""
