@@ -108,3 +108,19 @@ def test_project_change_page_shows_quota_usage_and_group_admin(admin_client, see
     assert filesizeformat(3 * 1024**2) in page.content.decode()
     UserGroup.objects.create(name="devs", group_type=1)
     assert admin_client.get(reverse("admin:projects_usergroup_changelist"), {"q": "devs"}).status_code == 200
+
+
+def test_console_logins_are_audited_success_and_failure(client, django_user_model):
+    from audit.models import AuditLog
+
+    django_user_model.objects.create_user("operator", password="Right-pw-1", is_staff=True)
+    url = reverse("admin:login")
+    client.post(url, {"username": "operator", "password": "wrong"}, REMOTE_ADDR="10.1.2.3")
+    response = client.post(url, {"username": "operator", "password": "Right-pw-1"}, REMOTE_ADDR="10.1.2.3")
+    assert response.status_code == 302
+    rows = list(AuditLog.objects.filter(operation="login").order_by("id"))
+    assert [(r.username, r.resource, r.operation_result, r.source_ip) for r in rows] == [
+        ("operator", "operator", False, "10.1.2.3"),
+        ("operator", "operator", True, "10.1.2.3"),
+    ]
+    assert not AuditLog.objects.filter(operation_description__contains="Right-pw-1").exists()

@@ -15,34 +15,23 @@ HARBOR_STATUS = {ExecutionStatus.SUCCEEDED: "Success"}
 # Harbor's job status codes (jobservice job.Status.Code): every final status shares 3.
 STATUS_CODES = {ExecutionStatus.PENDING: 0, ExecutionStatus.RUNNING: 2}
 
-# GET /retentions/metadatas: Harbor's payload, word for word (the templates its UI offers).
+
+# GET /retentions/metadatas: Harbor's payload (the templates its UI offers), plus the two templates
+# Harbor's engine knows but its UI hides (latestActiveK, lastXDays): clients list what they can use.
+def _template(template: str, text: str, unit: str | None) -> dict:
+    params = [{"type": "int", "unit": unit, "required": True}] if unit else []
+    return {"rule_template": template, "display_text": text, "action": rules.ACTION, "params": params}
+
+
 METADATA = {
     "templates": [
-        {
-            "rule_template": rules.LATEST_PUSHED_K,
-            "display_text": "the most recently pushed # artifacts",
-            "action": rules.ACTION,
-            "params": [{"type": "int", "unit": "COUNT", "required": True}],
-        },
-        {
-            "rule_template": rules.LATEST_PULLED_N,
-            "display_text": "the most recently pulled # artifacts",
-            "action": rules.ACTION,
-            "params": [{"type": "int", "unit": "COUNT", "required": True}],
-        },
-        {
-            "rule_template": rules.DAYS_SINCE_LAST_PUSH,
-            "display_text": "pushed within the last # days",
-            "action": rules.ACTION,
-            "params": [{"type": "int", "unit": "DAYS", "required": True}],
-        },
-        {
-            "rule_template": rules.DAYS_SINCE_LAST_PULL,
-            "display_text": "pulled within the last # days",
-            "action": rules.ACTION,
-            "params": [{"type": "int", "unit": "DAYS", "required": True}],
-        },
-        {"rule_template": rules.ALWAYS, "display_text": "always", "action": rules.ACTION, "params": []},
+        _template(rules.LATEST_PUSHED_K, "the most recently pushed # artifacts", "COUNT"),
+        _template(rules.LATEST_PULLED_N, "the most recently pulled # artifacts", "COUNT"),
+        _template(rules.DAYS_SINCE_LAST_PUSH, "pushed within the last # days", "DAYS"),
+        _template(rules.DAYS_SINCE_LAST_PULL, "pulled within the last # days", "DAYS"),
+        _template(rules.LATEST_ACTIVE_K, "the most recently pushed or pulled # artifacts", "COUNT"),
+        _template(rules.LAST_X_DAYS, "pushed within the last # days (strictly)", "DAYS"),
+        _template(rules.ALWAYS, "always", None),
     ],
     "scope_selectors": [
         {"display_text": "Repositories", "kind": "doublestar", "decorations": ["repoMatches", "repoExcludes"]}

@@ -64,6 +64,8 @@ def test_metadata_needs_authentication_only(lib):
         "latestPulledN",
         "nDaysSinceLastPush",
         "nDaysSinceLastPull",
+        "latestActiveK",
+        "lastXDays",
         "always",
     ]
     _error(basic_client(None).get(f"{BASE}/metadatas"), 401, "UNAUTHORIZED")
