@@ -106,6 +106,21 @@ def test_push_event_creates_one_execution_and_task_per_target_then_delivers_sign
     assert len(receiver.requests) == 1
 
 
+def test_the_fan_out_fills_in_the_repository_type_a_publisher_left_out(
+    lib, receiver, django_capture_on_commit_callbacks
+):
+    make_policy(lib, f"{receiver.url}/hook")
+    event = push_event(lib)
+    unknown = {**event.data, "repository": {**event.data["repository"], "repo_type": ""}}
+    (task,) = deliver(
+        Event(type=event.type, project_id=event.project_id, operator=event.operator, data=unknown),
+        django_capture_on_commit_callbacks,
+    )
+    webhook_delivery_attempt(task_id=task.pk)
+    (received,) = receiver.requests
+    assert json.loads(received.body)["event_data"]["repository"]["repo_type"] == "private"
+
+
 def test_cloudevents_format(lib, receiver, django_capture_on_commit_callbacks):
     policy, secret = make_policy(lib, receiver.url, payload_format="CloudEvents", auth="")
     (task,) = deliver(push_event(lib), django_capture_on_commit_callbacks)

@@ -187,6 +187,10 @@ def _enqueue(task_ids: list[int]) -> None:
     transaction.on_commit(send, robust=True)
 
 
+def _repo_type(public: bool) -> str:
+    return "public" if public else "private"
+
+
 def webhook_event_fan_out(*, event: dict[str, Any], policies: list[WebhookPolicy]) -> list[int]:
     """One execution per policy, one task and delivery per target; deliveries enqueued on commit.
 
@@ -194,6 +198,12 @@ def webhook_event_fan_out(*, event: dict[str, Any], policies: list[WebhookPolicy
     """
     harbor_type = payloads.HARBOR_EVENT_TYPES[event["type"]]
     task_ids: list[int] = []
+    repository = (event.get("data") or {}).get("repository")
+    if policies and isinstance(repository, dict) and repository.get("repo_type") == "":
+        # Publishers leave the project's visibility out when it would cost them a query.
+        public = Project.objects.filter(pk=policies[0].project_id).values_list("public", flat=True).first()
+        if public is not None:
+            event = {**event, "data": {**event["data"], "repository": {**repository, "repo_type": _repo_type(public)}}}
     with transaction.atomic():
         for policy in policies:
             execution = execution_create(

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from policies.selectors import immutable_tags_by_name, immutable_tags_in, project_rules
 from registry.digest import Digest
@@ -182,7 +182,9 @@ def manifest_push(
         # Lock order repository -> artifacts, as GC and repository deletion take them: GC cannot
         # delete an untagged artifact we are tagging, or an index child we reference, between our
         # lookups below and our commit.
-        list(Repository.objects.select_for_update(no_key=True).filter(pk=repository.pk).values_list("pk"))
+        # (SQLite has no row locks: its IMMEDIATE transactions already run one writer at a time.)
+        if connection.features.has_select_for_update:
+            list(Repository.objects.select_for_update(no_key=True).filter(pk=repository.pk).values_list("pk"))
         blobs = _referenced_blobs(repository, manifest)
         children = _referenced_children(repository, manifest)
         size = len(body) + sum(size for _pk, size in blobs) + sum(child.size for child, _p in children)

@@ -17,7 +17,6 @@ from django.conf import settings
 from audit.services import audit_record
 from common.actor import actor_current
 from common.events import ARTIFACT_DELETED, ARTIFACT_PUSHED, TAG_DELETED, Event, event_publish
-from projects.models import Project
 from registry.models import Artifact, Repository, Tag
 
 
@@ -80,9 +79,11 @@ def _created(repository: Repository) -> int | None:
 
 
 def _public(repository: Repository) -> bool | None:
+    # Known for free when the project is loaded; otherwise left to the webhook fan-out, which
+    # looks it up only when a policy will actually send the event (not a query on every push).
     if Repository.project.is_cached(repository):
         return repository.project.public
-    return Project.objects.filter(pk=repository.project_id).values_list("public", flat=True).first()
+    return None
 
 
 def artifact_pushed_record(*, repository: Repository, artifact: Artifact, tags: list[str]) -> None:

@@ -36,7 +36,7 @@ def test_a_push_publishes_artifact_pushed_after_commit(repository, django_captur
         "name": "app",
         "namespace": "lib",
         "repo_full_name": "lib/app",
-        "repo_type": "private",
+        "repo_type": "private",  # the project came loaded with the repository (else the fan-out fills it)
     }
     assert event.data["resources"] == [
         {"digest": artifact.digest, "tag": "v1", "resource_url": "registry.example.test/lib/app:v1"}
