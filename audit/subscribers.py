@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from django.db import connection
 
 from audit.webhooks import tasks
 from audit.webhooks.payloads import HARBOR_EVENT_TYPES, event_serialize
 from audit.webhooks.selectors import webhook_policies_for_event
 from audit.webhooks.services import webhook_event_fan_out
-from common.events import QUOTA_EXCEEDED, Event, event_subscribe
+from common.events import ARTIFACT_PULLED, QUOTA_EXCEEDED, Event, event_subscribe
+
+# Pull events come from the write-behind flush (registry/pulls.py), a burst per flush, every
+# pull its own event: looking the project's policies up for each would be one query per pull,
+# almost always to learn that the project has none. That answer ("no policy hears pulls here")
+# is remembered for PULL_POLICY_SECONDS: pull events are already up to 2 s late by design, so a
+# policy created a moment ago starts hearing pulls as late. Projects with policies, and every
+# other event type, always look them up.
+PULL_POLICY_SECONDS = 2.0
+_pull_silent: dict[int, float] = {}  # project id -> until when it is known to have no pull policy
+_pull_lock = threading.Lock()
+
+
+def _policies(event: Event, harbor_type: str) -> list:
+    project_id = event.project_id
+    if event.type != ARTIFACT_PULLED:
+        return webhook_policies_for_event(project_id=project_id, harbor_type=harbor_type)
+    now = time.monotonic()
+    with _pull_lock:
+        if _pull_silent.get(project_id, 0.0) > now:
+            return []
+    policies = webhook_policies_for_event(project_id=project_id, harbor_type=harbor_type)
+    if not policies:
+        with _pull_lock:
+            if len(_pull_silent) > 10_000:
+                _pull_silent.clear()
+            _pull_silent[project_id] = now + PULL_POLICY_SECONDS
+    return policies
+
+
+def pull_policies_forget() -> None:
+    """Forget which projects were found without pull policies (tests)."""
+    with _pull_lock:
+        _pull_silent.clear()
 
 
 def webhook_event_handle(event: Event) -> None:
@@ -16,7 +52,7 @@ def webhook_event_handle(event: Event) -> None:
     if event.project_id is None:
         return
     harbor_type = HARBOR_EVENT_TYPES[event.type]
-    policies = webhook_policies_for_event(project_id=event.project_id, harbor_type=harbor_type)
+    policies = _policies(event, harbor_type)
     if not policies:
         return
     if event.type == QUOTA_EXCEEDED and connection.in_atomic_block:

@@ -161,6 +161,26 @@ def test_the_handler_is_one_query_when_nothing_subscribes(lib, django_assert_num
         event_dispatch(push_event(lib))
 
 
+def test_a_burst_of_pulls_in_a_project_without_pull_policies_costs_one_query(
+    lib, receiver, django_assert_num_queries, django_capture_on_commit_callbacks, monkeypatch
+):
+    from audit import subscribers
+
+    pulled = Event(type=ARTIFACT_PULLED, project_id=lib.pk, operator="x", data={"resources": []})
+    with django_assert_num_queries(1):
+        for _ in range(50):
+            event_dispatch(pulled)
+    # A pull policy created now hears pulls once the remembered answer expires (pulls are late anyway).
+    make_policy(lib, receiver.url, name="pulls", event_types=["PULL_ARTIFACT"])
+    assert deliver(pulled, django_capture_on_commit_callbacks) == []
+    monkeypatch.setattr(subscribers, "PULL_POLICY_SECONDS", 0.0)
+    subscribers.pull_policies_forget()
+    assert len(deliver(pulled, django_capture_on_commit_callbacks)) == 1
+    # Projects with pull policies, and other event types, always look up: nothing stale is sent.
+    with django_assert_num_queries(1):
+        event_dispatch(push_event(lib))
+
+
 def test_published_events_fan_out_only_on_commit(lib, receiver, django_capture_on_commit_callbacks):
     make_policy(lib, receiver.url)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
