@@ -52,6 +52,7 @@ _tag_times: dict[tuple[int, str], datetime] = {}
 _records: deque[PullRecord] = deque()
 _flusher: threading.Thread | None = None
 _wake = threading.Event()
+_flush_lock = threading.Lock()
 
 
 def pull_record(
@@ -119,7 +120,17 @@ def _pulled_publish(record: PullRecord) -> None:
 
 
 def pulls_flush() -> int:
-    """Write buffered pulls to the database; returns how many pulls were written."""
+    """Write buffered pulls to the database; returns how many pulls were written.
+
+    One flush at a time per process: the exit flush (worker_exit, atexit) waits for a background
+    flush that already took its batch, instead of finding the buffer empty and letting the
+    process end, daemon thread and its uncommitted batch with it.
+    """
+    with _flush_lock:
+        return _flush()
+
+
+def _flush() -> int:
     from audit.services import audit_record_many
     from registry.models import Artifact, Repository, Tag
 
