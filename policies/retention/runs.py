@@ -1,9 +1,11 @@
 """One retention run: for each repository a rule looks at, decide every artifact and delete what no rule keeps.
 
 Queries stay flat in the size of a repository: its candidates load in two queries (artifacts, tags),
-the immutability rules once per run, and deletes go by batches of BATCH_SIZE (one query loads the
-batch; each artifact is then deleted through registry.services.artifacts.artifact_delete, which
-audits it and publishes artifact.deleted). A stop is honoured between repositories and batches.
+the immutability rules once per run, and deletes go by batches of BATCH_SIZE: the batch's plain
+artifacts set-wise (registry.services.artifacts.artifacts_delete_simple, a constant number of
+queries per batch), the rest (indexes, signed, in an index, newly protected) one by one through
+artifact_delete, which walks or refuses them; both audit and publish artifact.deleted. A stop is
+honoured between repositories and batches.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from policies.retention.rules import Candidate, Decision, Rule, repository_selec
 from policies.rules import Rule as ImmutabilityRule
 from policies.selectors import immutable_tags_in, project_rules
 from registry.models import Artifact, ArtifactReference, Repository, Tag
-from registry.services.artifacts import artifact_delete
+from registry.services.artifacts import artifact_delete, artifacts_delete_simple
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +112,26 @@ def _chunks(items: list, size: int):  # noqa: ANN202
         yield batch
 
 
+def _deleted(repository: str, decision: Decision, outcome: _Outcome) -> None:
+    outcome.counts["deleted"] += 1
+    outcome.deleted.append(
+        {"repository": repository, "tags": list(decision.candidate.tags), "digest": decision.candidate.digest}
+    )
+    outcome.log(DELETE, repository, decision, decision.reason)
+
+
 def _delete_batch(repository: str, batch: list[Decision], outcome: _Outcome) -> None:
     artifacts = Artifact.objects.select_related("repository").in_bulk([d.candidate.id for d in batch])
+    if not artifacts:
+        gone: set[int] = set()
+    else:
+        # Plain artifacts go set-wise; indexes, children, signed or protected ones one by one below.
+        any_artifact = next(iter(artifacts.values()))
+        gone = artifacts_delete_simple(repository=any_artifact.repository, artifact_ids=list(artifacts))
     for decision in batch:
+        if decision.candidate.id in gone:
+            _deleted(repository, decision, outcome)
+            continue
         artifact = artifacts.get(decision.candidate.id)
         if artifact is None:
             outcome.counts["errors"] += 1
@@ -124,11 +143,7 @@ def _delete_batch(repository: str, batch: list[Decision], outcome: _Outcome) -> 
             outcome.counts["errors"] += 1
             outcome.log(ERROR, repository, decision, str(exc))
             continue
-        outcome.counts["deleted"] += 1
-        outcome.deleted.append(
-            {"repository": repository, "tags": list(decision.candidate.tags), "digest": decision.candidate.digest}
-        )
-        outcome.log(DELETE, repository, decision, decision.reason)
+        _deleted(repository, decision, outcome)
 
 
 def _repository_run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -33,6 +34,7 @@ from registry.services.blobs import blob_mount
 from registry.services.records import (
     artifact_deleted_record,
     artifact_pushed_record,
+    artifacts_deleted_record,
     tag_created_record,
     tag_deleted_record,
 )
@@ -112,6 +114,60 @@ def artifact_delete(*, artifact: Artifact) -> None:
         artifact_deleted_record(artifact=locked, tags=list(locked.tags.values_list("name", flat=True)))
         _delete_deeply(locked, root=True, seen=set())
         Repository.objects.filter(pk=locked.repository_id).update(updated=timezone.now())
+
+
+def artifacts_delete_simple(*, repository: Repository, artifact_ids: list[int]) -> set[int]:
+    """Delete, set-wise, the artifacts among `artifact_ids` that stand alone; returns the ids deleted.
+
+    Standing alone: in no index, with no index children, no accessories (referrers or cosign
+    signature tags) and no immutable tag. Those are exactly the cases `artifact_delete` walks
+    one by one; the caller deletes whatever is not returned through it (retention: thousands of
+    plain image manifests in a few statements instead of ~18 queries each).
+    """
+    from registry.artifact_types import cosign_tag
+
+    with transaction.atomic():
+        # Lock order repository -> artifacts, as pushes and GC take them.
+        list(Repository.objects.select_for_update().filter(pk=repository.pk).values_list("pk"))
+        artifacts = list(
+            Artifact.objects.filter(repository=repository, pk__in=artifact_ids).only(
+                "pk", "digest", "media_type", "size", "repository_id"
+            )
+        )
+        ids = {a.pk for a in artifacts}
+        linked = set(
+            ArtifactReference.objects.filter(Q(parent_id__in=ids) | Q(child_id__in=ids))
+            .values_list("parent_id", "child_id")
+            .distinct()
+        )
+        busy = {pk for pair in linked for pk in pair} & ids
+        digests = {a.digest: a.pk for a in artifacts}
+        busy |= {
+            digests[d]
+            for d in Artifact.objects.filter(repository=repository, subject_digest__in=list(digests)).values_list(
+                "subject_digest", flat=True
+            )
+            if d in digests
+        }
+        tags: dict[int, list[str]] = {pk: [] for pk in ids}
+        for artifact_id, name in Tag.objects.filter(artifact_id__in=ids).values_list("artifact_id", "name"):
+            tags[artifact_id].append(name)
+        signatures = {cosign_tag(d): pk for d, pk in digests.items()}
+        busy |= {
+            signatures[n]
+            for n in Tag.objects.filter(repository=repository, name__in=list(signatures)).values_list("name", flat=True)
+        }
+        protected = artifact_selectors.tags_immutable(
+            repository=repository, names={n for pk in ids - busy for n in tags[pk]}
+        )
+        busy |= {pk for pk in ids if protected.intersection(tags[pk])}
+        doomed = [a for a in artifacts if a.pk not in busy]
+        if not doomed:
+            return set()
+        artifacts_deleted_record(repository=repository, deleted=[(a, sorted(tags[a.pk])) for a in doomed])
+        Artifact.objects.filter(pk__in=[a.pk for a in doomed]).delete()
+        Repository.objects.filter(pk=repository.pk).update(updated=timezone.now())
+    return {a.pk for a in doomed}
 
 
 def _tags_move(*, repository: Repository, artifact: Artifact, names: list[str]) -> None:

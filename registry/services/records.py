@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from common.actor import actor_current
 from common.events import ARTIFACT_DELETED, ARTIFACT_PUSHED, TAG_DELETED, Event, event_publish
 from registry.models import Artifact, Repository, Tag
@@ -86,6 +86,19 @@ def _public(repository: Repository) -> bool | None:
     return None
 
 
+def _artifact_data(repository: Repository, artifact: Artifact, tags: list[str]) -> dict[str, Any]:
+    return artifact_event_data(
+        repository_name=repository.name,
+        digest=artifact.digest,
+        tags=tags,
+        media_type=artifact.media_type,
+        size=artifact.size,
+        public=_public(repository),
+        artifact_id=artifact.pk,
+        repository_created=_created(repository),
+    )
+
+
 def artifact_pushed_record(*, repository: Repository, artifact: Artifact, tags: list[str]) -> None:
     """Audit a push (Harbor: create artifact) in the push transaction; publish artifact.pushed on commit."""
     audit_record(
@@ -96,39 +109,34 @@ def artifact_pushed_record(*, repository: Repository, artifact: Artifact, tags: 
         ),
         project_id=repository.project_id,
     )
-    data = artifact_event_data(
-        repository_name=repository.name,
-        digest=artifact.digest,
-        tags=tags,
-        media_type=artifact.media_type,
-        size=artifact.size,
-        public=_public(repository),
-        artifact_id=artifact.pk,
-        repository_created=_created(repository),
-    )
-    _publish(ARTIFACT_PUSHED, repository.project_id, data)
+    _publish(ARTIFACT_PUSHED, repository.project_id, _artifact_data(repository, artifact, tags))
 
 
 def artifact_deleted_record(*, artifact: Artifact, tags: list[str]) -> None:
     """Audit an artifact's deletion in the caller's transaction; publish artifact.deleted on commit."""
-    repository = artifact.repository
-    audit_record(
-        operation="delete",
-        resource_type="artifact",
-        resource=artifact_resource(repository_name=repository.name, digest=artifact.digest),
-        project_id=repository.project_id,
+    artifacts_deleted_record(repository=artifact.repository, deleted=[(artifact, tags)])
+
+
+def artifacts_deleted_record(*, repository: Repository, deleted: list[tuple[Artifact, list[str]]]) -> None:
+    """Audit many deletions of one repository in one statement; publish artifact.deleted for each on commit."""
+    from audit.models import AuditLog
+
+    who = actor_current()
+    audit_record_many(
+        AuditLog(
+            username=who.username[:255],
+            is_robot=who.is_robot,
+            source_ip=who.source_ip[:64],
+            project_id=repository.project_id,
+            resource_type="artifact",
+            resource=artifact_resource(repository_name=repository.name, digest=artifact.digest),
+            operation="delete",
+        )
+        for artifact, _tags in deleted
     )
-    data = artifact_event_data(
-        repository_name=repository.name,
-        digest=artifact.digest,
-        tags=tags,
-        media_type=artifact.media_type,
-        size=artifact.size,
-        public=_public(repository),
-        artifact_id=artifact.pk,
-        repository_created=_created(repository),
-    )
-    _publish(ARTIFACT_DELETED, repository.project_id, data)
+    for artifact, tags in deleted:
+        data = _artifact_data(repository, artifact, tags)
+        _publish(ARTIFACT_DELETED, repository.project_id, data)
 
 
 def tag_created_record(*, tag: Tag, repository: Repository, artifact: Artifact) -> None:
