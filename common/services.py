@@ -18,6 +18,20 @@ FINAL = frozenset({ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionS
 LOG_LIMIT = 100_000  # characters kept per execution/task log (the newest)
 
 
+def _execution_new(
+    *, kind: str, trigger: str, dry_run: bool, vendor_id: int | None, parameters: dict | None, status: str
+) -> Execution:
+    return Execution.objects.create(
+        kind=kind,
+        trigger=trigger,
+        dry_run=dry_run,
+        vendor_id=vendor_id,
+        parameters=parameters or {},
+        operator=actor_current().username,
+        status=status,
+    )
+
+
 def execution_create(
     *,
     kind: str,
@@ -27,13 +41,12 @@ def execution_create(
     parameters: dict | None = None,
 ) -> Execution:
     """Record a PENDING run of a job (the caller enqueues the work on commit)."""
-    return Execution.objects.create(
+    return _execution_new(
         kind=kind,
         trigger=trigger,
         dry_run=dry_run,
         vendor_id=vendor_id,
-        parameters=parameters or {},
-        operator=actor_current().username,
+        parameters=parameters,
         status=ExecutionStatus.PENDING,
     )
 
@@ -47,13 +60,12 @@ def execution_start(
     parameters: dict | None = None,
 ) -> Execution:
     """Create a RUNNING Execution row for a job that starts now (scheduled runs)."""
-    return Execution.objects.create(
+    return _execution_new(
         kind=kind,
         trigger=trigger,
         dry_run=dry_run,
         vendor_id=vendor_id,
-        parameters=parameters or {},
-        operator=actor_current().username,
+        parameters=parameters,
         status=ExecutionStatus.RUNNING,
     )
 
