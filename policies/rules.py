@@ -176,6 +176,11 @@ def is_immutable(rules: Iterable[Rule], repository: str, tag: str) -> bool:
     return any(rule.protects(repository, tag) for rule in rules)
 
 
+def selector_validate(raw: object, decorations: frozenset[str]) -> dict:
+    """A selector of Harbor's JSON, checked and cleaned (kind, decoration, pattern); RuleInvalid otherwise."""
+    return _selector_validate(raw, decorations)
+
+
 def _selector_validate(raw: object, decorations: frozenset[str]) -> dict:
     if not isinstance(raw, Mapping):
         raise RuleInvalid("a selector must be an object")

@@ -19,8 +19,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from policies.rules import KIND, REPO_DECORATIONS, REPOSITORY_SCOPE, PatternInvalid, Selector, doublestar_match
-from policies.rules import pattern_validate as _pattern_validate
+from policies.rules import (
+    KIND,
+    REPO_DECORATIONS,
+    REPOSITORY_SCOPE,
+    RuleInvalid,
+    Selector,
+    doublestar_match,
+    selector_validate,
+)
 
 ACTION = "retain"
 ALGORITHM = "or"
@@ -233,22 +240,11 @@ def repository_selected(rules: Iterable[Rule], repository: str) -> bool:
 
 
 def _selector(raw: object, decorations: frozenset[str], *, extras: bool) -> dict:
-    if not isinstance(raw, Mapping):
-        raise RetentionInvalid("a selector must be an object")
-    kind = raw.get("kind") or KIND
-    if kind != KIND:
-        raise RetentionInvalid(f"selector kind {str(kind)[:50]!r} is not supported (only {KIND!r})")
-    decoration = raw.get("decoration")
-    if decoration not in decorations:
-        raise RetentionInvalid(f"decoration {str(decoration)[:50]!r} must be one of {sorted(decorations)}")
-    pattern = raw.get("pattern")
-    if not isinstance(pattern, str):
-        raise RetentionInvalid("selector pattern must be a string")
     try:
-        _pattern_validate(pattern)
-    except PatternInvalid as exc:
+        cleaned = selector_validate(raw, decorations)  # the immutability rules' check: one grammar
+    except RuleInvalid as exc:
         raise RetentionInvalid(str(exc)) from exc
-    cleaned = {"kind": KIND, "decoration": decoration, "pattern": pattern}
+    assert isinstance(raw, Mapping)  # selector_validate refused anything else
     value = raw.get("extras")
     if extras and value not in (None, ""):
         if not isinstance(value, str) or len(value) > 1024:
