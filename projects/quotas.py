@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from audit.services import audit_record
 from common.actor import actor_current
 from common.api.errors import BadRequest, NotFound
+from common.api.params import is_int64
 from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, Event, event_dispatch, event_publish
 from projects.models import Project, Quota
 from registry.errors import Denied
@@ -205,7 +206,7 @@ def quota_list(*, reference: str | None = None, reference_id: str | None = None)
     if reference not in (None, "", "project"):
         return queryset.none()
     if reference_id not in (None, ""):
-        if not reference_id.isdigit():
+        if not is_int64(reference_id):  # no project has such an id
             return queryset.none()
         queryset = queryset.filter(project_id=int(reference_id))
     return queryset

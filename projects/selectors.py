@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from common.api.errors import NotFound
+from common.api.params import is_int64
 from projects.models import Member, Project
 from projects.permissions import Principal
 
@@ -36,7 +37,7 @@ def project_get(*, name_or_id: str, is_name: bool | None = None) -> Project | No
     """A project by name or id (Harbor: numeric means id unless `X-Is-Resource-Name: true`)."""
     queryset = Project.objects.select_related("owner")
     if not is_name:  # absent or false (Harbor's default, sent by generated clients): a number is an id
-        is_name = not name_or_id.isdigit()
+        is_name = not is_int64(name_or_id)
     return queryset.filter(name=name_or_id).first() if is_name else queryset.filter(pk=int(name_or_id)).first()
 
 

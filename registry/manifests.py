@@ -65,6 +65,16 @@ def _is_string_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def _descriptor(raw: Any, where: str) -> Descriptor:
     if not isinstance(raw, dict):
         raise ManifestInvalid(f"{where} must be a descriptor object")
@@ -139,6 +149,10 @@ def manifest_parse(body: bytes, *, content_type: str | None, max_size: int) -> M
         raise ManifestInvalid(f"manifest is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise ManifestInvalid("manifest must be a JSON object")
+    if b"\\u0000" in body and _holds_nul(doc):
+        # Media types, artifactType and annotations are stored as text, which PostgreSQL cannot hold
+        # with NUL in it; no real manifest carries one, so it is refused rather than truncated.
+        raise ManifestInvalid("manifest strings must not contain NUL (\\u0000)")
     ctype = _normalise_content_type(content_type)
     has_manifests, has_layers = "manifests" in doc, "layers" in doc
     if has_manifests and has_layers and not doc.get("mediaType"):

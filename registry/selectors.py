@@ -86,10 +86,18 @@ def blob_size_get(*, repository_name: str, digest: Digest) -> int:
     return int(row[0])
 
 
+def _comparable(last: str | None) -> str | None:
+    """`last` cut at its first NUL, which PostgreSQL text can't hold. Names and tags never contain
+    NUL (their grammars start above it), so `name > last` selects exactly the same rows after the cut."""
+    return last.split("\x00", 1)[0] if last else last
+
+
 def _page(names, limit: int | None) -> tuple[list[str], bool]:  # noqa: ANN001 - a values_list queryset
     """One page of names and whether more follow (one extra row fetched, never a second query)."""
     if limit is None:
         return list(names), False
+    if limit == 0:  # dist-spec: `n=0` is an empty page, with no next page announced
+        return [], False
     rows = list(names[: limit + 1])
     return rows[:limit], len(rows) > limit
 
@@ -97,7 +105,7 @@ def _page(names, limit: int | None) -> tuple[list[str], bool]:  # noqa: ANN001 -
 def tag_names(*, repository_name: str, last: str | None, limit: int | None) -> tuple[list[str], bool]:
     """Tag names after `last` in lexical order, at most `limit`; and whether more follow."""
     queryset = Tag.objects.filter(repository__name=repository_name).alias(key=_bytewise("name"))
-    if last:
+    if last := _comparable(last):
         queryset = queryset.filter(key__gt=last)
     result, more = _page(queryset.order_by("key").values_list("name", flat=True), limit)
     if not result:
@@ -117,7 +125,7 @@ def visible_repositories(*, principal: Principal):  # noqa: ANN201 - a queryset
 def catalog_names(*, principal: Principal, last: str | None, limit: int | None) -> tuple[list[str], bool]:
     """Repository names the principal may see after `last`, at most `limit`; and whether more follow."""
     queryset = visible_repositories(principal=principal).alias(key=_bytewise("name"))
-    if last:
+    if last := _comparable(last):
         queryset = queryset.filter(key__gt=last)
     return _page(queryset.order_by("key").values_list("name", flat=True), limit)
 
@@ -125,6 +133,8 @@ def catalog_names(*, principal: Principal, last: str | None, limit: int | None) 
 def referrers(*, repository_name: str, digest: Digest, artifact_type: str | None) -> list[dict]:
     """Descriptors of the manifests in the repository whose subject is `digest`."""
     _require_repository(repository_name)
+    if artifact_type and "\x00" in artifact_type:
+        return []  # no stored artifactType holds NUL (manifests carrying one are refused)
     queryset = Artifact.objects.filter(repository__name=repository_name, subject_digest=str(digest))
     if artifact_type:
         queryset = queryset.filter(artifact_type=artifact_type)

@@ -21,6 +21,7 @@ from audit.api.serializers import (
 )
 from common.api.bodies import body_validated
 from common.api.errors import BadRequest
+from common.api.params import id_param
 from common.models import Execution
 from common.schedules import schedule_get
 from projects.accounts import system_authorize
@@ -38,9 +39,7 @@ def _require(request: Request, action: str) -> None:
 
 
 def _purge_id(raw: str) -> int:
-    if not raw.isdigit():
-        raise BadRequest(f"purge id {raw[:50]!r} is not an integer")
-    return int(raw)
+    return id_param(raw, "purge id")
 
 
 class PurgeViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

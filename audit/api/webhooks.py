@@ -21,7 +21,7 @@ from audit.api.webhooks_serializers import (
 )
 from audit.models import WebhookPolicy
 from audit.webhooks import payloads, selectors, services
-from common.api.errors import BadRequest
+from common.api.params import id_param
 from common.models import Execution
 from projects.api.permissions import ProjectScopedMixin
 
@@ -29,9 +29,7 @@ POLICY = "notification-policy"
 
 
 def _id(raw: str, what: str) -> int:
-    if not raw.isdigit():
-        raise BadRequest(f"{what} {raw[:50]!r} is not an integer")
-    return int(raw)
+    return id_param(raw, what)
 
 
 class WebhookPolicyScoped(ProjectScopedMixin):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -94,6 +95,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = Forbidden(str(exc) or None)
     elif isinstance(exc, QueryError):
         exc = BadRequest(str(exc))
+    elif isinstance(exc, DataError):
+        # The database refused a value the request carried (NUL in text, an integer beyond its
+        # column): the client's input, not a server fault. The statement failed before any write.
+        logger.info("value refused by the database: %s", exc)
+        exc = BadRequest(f"invalid value: {str(exc).splitlines()[0] if str(exc) else 'refused by the database'}")
     else:
         from registry.errors import RegistryError  # domain errors of the registry services
 

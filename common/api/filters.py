@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from common.api.params import is_int64
 from common.api.query import Match, QueryError, Term, query_parse, sort_parse
 
 
@@ -24,10 +25,9 @@ def _value(field: Field, raw: str):  # noqa: ANN202 - the converted value
     if field.kind == "str":
         return raw
     if field.kind == "int":
-        try:
-            return int(raw)
-        except ValueError as exc:
-            raise QueryError(f"{raw!r} is not an integer") from exc
+        if not is_int64(raw.removeprefix("-")):  # an int64, as Harbor parses it
+            raise QueryError(f"{raw[:50]!r} is not an integer")
+        return int(raw)
     if field.kind == "bool":
         lowered = raw.lower()
         if lowered not in ("true", "false", "1", "0"):

@@ -8,6 +8,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
 from common.api.errors import BadRequest
+from common.api.params import is_int64
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -16,13 +17,11 @@ MAX_PAGE_SIZE = 100
 def _positive(value: str | None, default: int, name: str) -> int:
     if value in (None, ""):
         return default
-    try:
-        number = int(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an integer") from exc
-    if number < 0:
+    if value.startswith("-") and is_int64(value[1:]):
         raise BadRequest(f"{name} must not be negative")
-    return number
+    if not is_int64(value):  # Harbor reads it as an int64
+        raise BadRequest(f"{name} must be an integer")
+    return int(value)
 
 
 class HarborPagination(BasePagination):
@@ -36,6 +35,8 @@ class HarborPagination(BasePagination):
             self.page_size = DEFAULT_PAGE_SIZE
         self.total = queryset.count()
         start = (self.page - 1) * self.page_size
+        if start >= self.total:  # past the end: an empty page (and no OFFSET beyond the database's integers)
+            return []
         return list(queryset[start : start + self.page_size])
 
     def _link(self, page: int) -> str:

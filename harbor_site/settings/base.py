@@ -214,6 +214,8 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX_TRIM": True,
     "SERVERS": [{"url": "/api/v2.0"}],
     "DEFAULT_GENERATOR_CLASS": "common.api.schema.HarborSchemaGenerator",
+    # `<id:...>` (common.api.params.Int64Converter) is `<int:...>` bounded to int64: an integer, as before.
+    "PATH_CONVERTER_OVERRIDES": {"id": int},
     "PREPROCESSING_HOOKS": ["common.api.schema.harbor_preprocess"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from common.api.bodies import body_validated
 from common.api.errors import BadRequest
 from common.api.pagination import HarborPagination
+from common.api.params import id_param
 from common.models import Execution, Task
 from policies.models import RetentionPolicy
 from policies.retention import selectors, services
@@ -167,9 +168,7 @@ def policy_json(policy: RetentionPolicy) -> dict:
 
 
 def _id(raw: str, what: str) -> int:
-    if not raw.isdigit():
-        raise BadRequest(f"{what} {raw[:50]!r} is not an integer")
-    return int(raw)
+    return id_param(raw, what)
 
 
 def _body(request: Request) -> dict:

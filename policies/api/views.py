@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import BadRequest
+from common.api.params import id_param
 from policies import selectors, services
 from policies.models import ImmutabilityRule
 from projects.api.permissions import ProjectScopedMixin
@@ -37,9 +37,7 @@ class ImmutableRuleSerializer(serializers.Serializer):
 
 
 def _rule_id(raw: str) -> int:
-    if not raw.isdigit():
-        raise BadRequest(f"immutable rule id {raw[:50]!r} is not an integer")
-    return int(raw)
+    return id_param(raw, "immutable rule id")
 
 
 class ImmutableRuleViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import BadRequest
+from common.api.params import id_param
 from projects import members as services
 from projects.api.permissions import ProjectScopedMixin
 from projects.api.serializers import metadata_validate
@@ -66,9 +66,7 @@ class ProjectMemberEntitySerializer(serializers.Serializer):
 
 
 def _member_id(raw: str) -> int:
-    if not raw.isdigit():
-        raise BadRequest(f"member id {raw[:50]!r} is not an integer")
-    return int(raw)
+    return id_param(raw, "member id")
 
 
 class ProjectMemberViewSet(ProjectScopedMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

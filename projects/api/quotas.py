@@ -7,8 +7,8 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from common.api.errors import BadRequest
 from common.api.filters import queryset_sort
+from common.api.params import id_param
 from projects import quotas
 from projects.models import Quota
 
@@ -52,9 +52,7 @@ class QuotaUpdateReqSerializer(serializers.Serializer):
 
 
 def _quota_id(raw: str) -> int:
-    if not raw.isdigit():
-        raise BadRequest(f"quota id {raw[:50]!r} is not an integer")
-    return int(raw)
+    return id_param(raw, "quota id")
 
 
 class QuotaViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

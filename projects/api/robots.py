@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from common.api.errors import BadRequest
 from common.api.filters import Field, queryset_query, queryset_sort
+from common.api.params import id_param
 from common.api.query import Match, query_parse
 from projects.api.permissions import principal_of
 from projects.api.users.serializers import PermissionSerializer
@@ -143,9 +144,7 @@ class RobotSerializer(serializers.ModelSerializer):
 
 
 def _robot_id(raw: str) -> int:
-    if not raw.isdigit():
-        raise BadRequest(f"robot id {raw[:50]!r} is not an integer")
-    return int(raw)
+    return id_param(raw, "robot id")
 
 
 def _scope(q: str | None) -> tuple[str, int | None]:

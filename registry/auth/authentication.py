@@ -77,9 +77,14 @@ def registry_authenticate(request) -> RegistryAuth:  # noqa: ANN001
     return RegistryAuth(Principal(user), user.get_username())
 
 
-def registry_require(request, auth: RegistryAuth, *, repository: str, project: str, action: str) -> None:  # noqa: ANN001
-    """Allow `action` (pull, push, delete) on a repository, or raise the right challenge or denial."""
-    scope = f"repository:{repository}:{'pull,push' if action == 'push' else action}"
+def registry_require(  # noqa: ANN001
+    request, auth: RegistryAuth, *, repository: str, project: str, action: str, also: tuple[str, ...] = ()
+) -> None:
+    """Allow `action` (pull, push, delete) on a repository, or raise the right challenge or denial.
+
+    `also`: further scopes the request can use (a mount's source), named in the challenge so that
+    a client asking for exactly what the challenge lists gets a token that allows all of it."""
+    scope = " ".join((f"repository:{repository}:{'pull,push' if action == 'push' else action}", *also))
     if auth.token is not None:
         if access_allows(auth.token.access, "repository", repository, action):
             return

@@ -73,9 +73,11 @@ class RegistryView(View):
 
         raise Unsupported(f"{request.method} is not supported here")
 
-    def require(self, action: str, name: RepositoryName | None = None) -> None:
+    def require(self, action: str, name: RepositoryName | None = None, *, also: tuple[str, ...] = ()) -> None:
         target = name or self.name
-        registry_require(self.request, self.auth, repository=target.full, project=target.project, action=action)
+        registry_require(
+            self.request, self.auth, repository=target.full, project=target.project, action=action, also=also
+        )
 
 
 def body_length(request: HttpRequest) -> int | None:

@@ -211,11 +211,14 @@ class UploadStartView(RegistryView):
     """`POST /v2/<name>/blobs/uploads/`: a session, a monolithic upload, or a mount."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        self.require("push")
-        repository = repository_ensure(name=self.name)
         mount, source = request.GET.get("mount"), request.GET.get("from")
+        source_name = _source_name(source) if mount else None
+        # distribution: a mount's challenge also names pull on the source, so a client that asks
+        # for what the challenge lists gets a token that allows the mount (not a re-upload).
+        self.require("push", also=(f"repository:{source_name.full}:pull",) if source_name else ())
+        repository = repository_ensure(name=self.name)
         if mount and source:
-            blob = self._mount(Digest.parse(mount), source, repository)
+            blob = self._mount(Digest.parse(mount), source_name, repository) if source_name else None
             if blob is not None:
                 return _blob_created(self.name, Digest.parse(blob.digest))
         elif request.GET.get("digest"):
@@ -230,14 +233,24 @@ class UploadStartView(RegistryView):
         response["Content-Length"] = "0"
         return response
 
-    def _mount(self, digest: Digest, source: str, repository):  # noqa: ANN001, ANN202
-        # dist-spec: mounting needs pull on the source; without it, fall back to a plain session.
+    def _mount(self, digest: Digest, source_name: RepositoryName, repository):  # noqa: ANN001, ANN202
+        # dist-spec: mounting needs pull on the source; without it, or with a `from` that names no
+        # repository, fall back to a plain session.
         try:
-            source_name = RepositoryName.parse(source)
             self.require("pull", source_name)
         except RegistryError:
             return None
         return blob_services.blob_mount(digest=digest, source=source_name.full, repository=repository)
+
+
+def _source_name(value: str | None) -> RepositoryName | None:
+    """A mount's `from`; None when absent or not a repository name (the request is then a plain upload)."""
+    if not value:
+        return None
+    try:
+        return RepositoryName.parse(value)
+    except RegistryError:
+        return None
 
 
 class UploadView(RegistryView):

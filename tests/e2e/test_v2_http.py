@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import time
 
 import httpx
@@ -310,6 +311,57 @@ def test_cross_repository_mount_needs_pull_on_source(client_for):
     fallback = outsider.request("POST", f"/v2/{other}/blobs/uploads/?mount={digest}&from={REPO}", headers=oauth)
     assert fallback.status_code == 202
     assert outsider.request("HEAD", f"/v2/{other}/blobs/{digest}", headers=oauth).status_code == 404
+
+
+def _challenge_params(response: httpx.Response) -> dict[str, str]:
+    scheme, _, rest = response.headers["WWW-Authenticate"].partition(" ")
+    assert scheme == "Bearer"
+    return dict(re.findall(r'(\w+)="([^"]*)"', rest))
+
+
+@pytest.mark.parametrize("how", ["GET", "POST"])
+def test_a_client_following_the_mount_challenge_literally_mounts(client_for, how):
+    """Like containerd: no scopes of its own, it asks the realm for exactly the challenge's scopes
+    (GET: one `scope` per space-separated item; POST: OAuth2 form, space-joined) and retries."""
+    dev = client_for("dev")
+    digest = dev.push_blob(REPO, os.urandom(2048))
+    target = f"team/literal-{how.lower()}"
+    url = f"{dev.base_url}/v2/{target}/blobs/uploads/?mount={digest}&from={REPO}"
+    first = dev.http.post(url)
+    assert first.status_code == 401
+    params = _challenge_params(first)
+    assert params["scope"].split(" ") == [f"repository:{target}:pull,push", f"repository:{REPO}:pull"]
+    if how == "GET":
+        query = [("service", params["service"])] + [("scope", s) for s in params["scope"].split(" ")]
+        token = dev.http.get(params["realm"], params=query, auth=("dev", dev.password)).json()["token"]
+    else:
+        form = {
+            "grant_type": "password",
+            "service": params["service"],
+            "scope": params["scope"],
+            "client_id": "literal",
+            "username": "dev",
+            "password": dev.password,
+        }
+        token = dev.http.post(params["realm"], data=form).json()["access_token"]
+    mounted = dev.http.post(url, headers={"Authorization": f"Bearer {token}"})
+    assert mounted.status_code == 201, mounted.text
+    assert mounted.headers["Location"] == f"/v2/{target}/blobs/{digest}"
+
+
+def test_an_insufficient_token_is_challenged_with_the_mount_source_too(client_for):
+    dev = client_for("dev")
+    digest = dev.push_blob(REPO, os.urandom(1024))
+    target = "team/insufficient"
+    pull_only = dev.bearer(f"repository:{target}:pull")
+    refused = dev.request("POST", f"/v2/{target}/blobs/uploads/?mount={digest}&from={REPO}", headers=pull_only)
+    assert refused.status_code == 401
+    params = _challenge_params(refused)
+    assert params["error"] == "insufficient_scope"
+    assert params["scope"] == f"repository:{target}:pull,push repository:{REPO}:pull"
+    # without a mount the challenge names the target only, as before
+    plain = dev.request("POST", f"/v2/{target}/blobs/uploads/", headers=pull_only)
+    assert _challenge_params(plain)["scope"] == f"repository:{target}:pull,push"
 
 
 def test_token_scopes_are_downscoped_and_enforced(client_for, registry_server):

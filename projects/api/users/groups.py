@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from common.api.bodies import body_validated
 from common.api.errors import BadRequest
+from common.api.params import id_param
 from projects import accounts
 from projects.api.permissions import principal_of
 from projects.api.users.serializers import (
@@ -21,10 +22,7 @@ GROUP_ID = OpenApiParameter("group_id", int, OpenApiParameter.PATH)
 
 
 def _id(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise BadRequest(f"invalid group id {value!r}") from exc
+    return id_param(value, "group id")
 
 
 class UserGroupViewSet(viewsets.GenericViewSet):

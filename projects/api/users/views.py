@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from common.api.bodies import body_validated
 from common.api.errors import BadRequest
 from common.api.filters import Field, queryset_query, queryset_sort
+from common.api.params import id_param
 from projects import accounts
 from projects.api.authentication import SessionAuthentication
 from projects.api.permissions import principal_of
@@ -51,10 +52,7 @@ USER_ID = OpenApiParameter("user_id", int, OpenApiParameter.PATH)
 
 
 def _id(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise BadRequest(f"invalid user id {value!r}") from exc
+    return id_param(value, "user id")
 
 
 def _bool(value: str | None, name: str) -> bool:
