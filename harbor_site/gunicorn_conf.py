@@ -17,6 +17,13 @@ errorlog = "-"
 limit_request_field_size = 16384
 
 
+def pre_request(worker, req):  # noqa: ANN001 - gunicorn hook
+    """Remember the request being served, so the application can mark it to close (harbor_site/connection.py)."""
+    from harbor_site.connection import request_bind
+
+    request_bind(req)
+
+
 def worker_exit(server, worker):  # noqa: ANN001, ARG001 - gunicorn hook
     """Write buffered pull counts and pull audit records before a worker goes (clean shutdown loses nothing)."""
     from registry.pulls import pulls_flush

@@ -12,6 +12,8 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 
+from harbor_site.connection import body_settle
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "harbor_site.settings.base")
 
 _full = get_wsgi_application()
@@ -33,7 +35,11 @@ _registry = RegistryHandler()
 
 
 def application(environ, start_response):
+    def start(status, headers, exc_info=None):  # noqa: ANN001, ANN202
+        body_settle(environ)  # an unread request body: drained, or the connection announced as closing
+        return start_response(status, headers, exc_info)
+
     path = environ.get("PATH_INFO", "")
     if path.startswith(REGISTRY_PREFIXES):
-        return _registry(environ, start_response)
-    return _full(environ, start_response)
+        return _registry(environ, start)
+    return _full(environ, start)
