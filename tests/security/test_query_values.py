@@ -283,3 +283,23 @@ def test_tags_list_n_zero_of_an_unknown_repository_is_name_unknown(world) -> Non
 
 def test_api_prefix_is_the_one_swept():
     assert all(op.template.startswith(API_PREFIX) for op in _reads())
+
+
+def test_upload_completion_and_token_odd_query_values_never_500(world) -> None:
+    project = world.projects["private"]
+    repo = f"{project.name}/{project.repository}"
+    client, failures = _v2_client(), []
+    for value in ODD_VALUES:
+        with transaction.atomic():
+            started = client.post(f"/v2/{repo}/blobs/uploads/")
+            assert started.status_code == 202
+            response = client.put(f"{started['Location']}?{urlencode({'digest': value})}", data=b"")
+            transaction.set_rollback(True)
+        problem = _v2_check(response, f"PUT upload?digest={value[:20]!r}")
+        if problem:
+            failures.append(problem)
+        for name in ("scope", "service", "account"):
+            response = _get(client, f"/service/token?{urlencode({name: value})}")
+            if response.status_code >= 500:
+                failures.append(f"GET /service/token?{name}={value[:20]!r}: {response.status_code}")
+    assert not failures, "\n".join(failures)
