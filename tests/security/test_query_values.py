@@ -33,36 +33,34 @@ HARBOR_SWAGGER = Path(
     os.environ.get("HARBOR_REFERENCE_SWAGGER")
     or Path(settings.BASE_DIR).parent / "shared" / "reference" / "harbor-swagger.yaml"
 )
+# One value of each kind that has broken a parser or a query somewhere: zero, negative, non-integer,
+# beyond int64, beyond Python's int() digit limit, empty, padded, non-ASCII digits and letters, NUL.
 ODD_VALUES = (
     "0",
     "-1",
-    "-9223372036854775809",
     "abc",
     "1.5",
-    "1e3",
     "99999999999999999999999999",
-    "9" * 5000,  # beyond Python's int() digit limit
+    "9" * 5000,
     "",
     " 1",
-    "é",
-    "\u2603",
     "１",  # a fullwidth digit: int() accepts it
-    "\x00",
+    "\u2603",
     "a\x00b",
-    "%",
-    "'\";--",
-    "=~,()[]{}",
-    "x" * 4096,
-    # Harbor's `q` language with values out of range, NUL and broken ranges (other parameters see odd strings)
+    "'\";--=~,()[]{}",
+)
+# Harbor's `q` language, with values out of range, NUL and broken ranges.
+Q_VALUES = (
     "id=99999999999999999999999",
     "project_id=-99999999999999999999999",
     "name=~\x00",
     "name={a\x00 b}",
     "op_time=[2020-01-01T00:00:00~not-a-time]",
     "creation_time=[~]",
+    "x" * 4096,
 )
-# The page parameters every Harbor list takes; always tried, declared or not.
-ALWAYS = ("page", "page_size", "q", "sort")
+# An operation that declares no query parameter gets one it doesn't know, which it must ignore.
+UNDECLARED = ("page",)
 
 
 @cache
@@ -154,7 +152,9 @@ def test_every_read_operation_is_covered():
 
 @pytest.mark.parametrize("op", _reads(), ids=lambda op: op.name)
 def test_odd_query_values_never_500(op: Operation, world) -> None:
-    names = sorted(_declared().get(op.operation_id, set()) | set(ALWAYS))
+    declared = _declared().get(op.operation_id)
+    names = sorted(declared or UNDECLARED)
+    values = ODD_VALUES if declared else ("abc", "a\x00b")
     failures = []
     for who in (PRINCIPAL["sysadmin"], PRINCIPAL["developer"]):
         variant = "private" if "{project_name_or_id}" in op.template or "{project_name}" in op.template else "global"
@@ -164,7 +164,7 @@ def test_odd_query_values_never_500(op: Operation, world) -> None:
             base = call_for(op, "private", world, who).url
         client = _client(who.username)
         for name in names:
-            for value in ODD_VALUES:
+            for value in values + (Q_VALUES if name == "q" else ()):
                 url = _with(base, name, value)
                 problem = _check(_get(client, url), f"{who.name} GET {url[:160]!r}")
                 if problem:
