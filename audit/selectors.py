@@ -102,6 +102,33 @@ def audit_log_list(
     return queryset_sort(records, sort=sort, fields=SORT_FIELDS, default=DEFAULT_ORDER)
 
 
+# Harbor's older audit log (listAuditLogs, getLogs) held what its event handler wrote before the
+# auditlog-exts: successful project, repository, artifact and tag events, in the vocabulary we store
+# them in (push = create artifact). Logins, users, members, robots, policies, configuration, jobs and
+# failed attempts never appeared there, so those older routes leave them out.
+LEGACY_EVENTS = (
+    ("create", "project"),
+    ("delete", "project"),
+    ("delete", "repository"),
+    ("create", "artifact"),
+    ("delete", "artifact"),
+    ("pull", "artifact"),
+    ("create", "tag"),
+    ("delete", "tag"),
+)
+_LEGACY_Q = Q(operation_result=True) & Q(
+    *(Q(operation=operation, resource_type=resource_type) for operation, resource_type in LEGACY_EVENTS),
+    _connector=Q.OR,
+)
+
+
+def audit_log_legacy_list(
+    *, principal: Principal, project: Project | None = None, q: str | None = None, sort: str | None = None
+) -> QuerySet[AuditLog]:
+    """Harbor's older audit log: the records of LEGACY_EVENTS among audit_log_list's (same `q`, sort, scope)."""
+    return audit_log_list(principal=principal, project=project, q=q, sort=sort).filter(_LEGACY_Q)
+
+
 def export_order(sort: str | None) -> bool:
     """Whether an export runs newest first (the default) or oldest first (`sort=op_time`).
 

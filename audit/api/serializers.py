@@ -27,6 +27,17 @@ class AuditLogExtSerializer(serializers.Serializer):
     op_time = serializers.DateTimeField()
 
 
+class AuditLogSerializer(serializers.Serializer):
+    """Harbor's AuditLog (the older listAuditLogs / getLogs)."""
+
+    id = serializers.IntegerField(source="pk")
+    username = serializers.CharField()
+    resource = serializers.CharField()
+    resource_type = serializers.CharField()
+    operation = serializers.CharField()
+    op_time = serializers.DateTimeField()
+
+
 class AuditLogEventTypeSerializer(serializers.Serializer):
     """Harbor's AuditLogEventType."""
 

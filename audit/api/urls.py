@@ -7,8 +7,10 @@ from audit.api.views import (
     AuditLogEventTypesView,
     AuditLogExportView,
     AuditLogExtViewSet,
+    AuditLogViewSet,
     ProjectAuditLogExportView,
     ProjectAuditLogExtViewSet,
+    ProjectLogViewSet,
 )
 
 purges = PurgeViewSet.as_view({"get": "list"})
@@ -28,6 +30,9 @@ urlpatterns = [
         ProjectAuditLogExportView.as_view(),
         name="project-auditlog-exts-export",
     ),
+    # Harbor's older audit routes (deprecated there, still called): the same records, Harbor's AuditLog.
+    path("audit-logs", AuditLogViewSet.as_view({"get": "list"}), name="audit-logs"),
+    path("projects/<str:project_name>/logs", ProjectLogViewSet.as_view({"get": "list"}), name="project-logs"),
     # `schedule` before `{purge_id}`: the id route would take the word as an id.
     path("system/purgeaudit/schedule", PurgeScheduleView.as_view(), name="purgeaudit-schedule"),
     path("system/purgeaudit", purges, name="purgeaudit-history"),

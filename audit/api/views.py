@@ -1,5 +1,6 @@
 """`/auditlog-exts`, `/auditlog-exts/events`, `/projects/{project_name}/auditlog-exts` (Harbor's audit log),
-and our streaming exports of the same lists (`.../auditlog-exts/export?format=csv|json`)."""
+Harbor's older `/audit-logs` and `/projects/{project_name}/logs` over the same records, and our streaming
+exports of the lists (`.../auditlog-exts/export?format=csv|json`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit import selectors
-from audit.api.serializers import AuditLogEventTypeSerializer, AuditLogExtSerializer
+from audit.api.serializers import AuditLogEventTypeSerializer, AuditLogExtSerializer, AuditLogSerializer
 from audit.export import FORMATS, export_response
 from common.api.errors import BadRequest, NotFound
 from projects.api.permissions import principal_of
@@ -39,11 +40,11 @@ class AuditLogExtViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AuditLogExtSerializer
     # Everyone signed in may ask; the selector shows each caller only what the oracle lets them list.
     permission_required = {"list": "authenticated"}
+    selector = staticmethod(selectors.audit_log_list)
 
     def get_queryset(self):  # noqa: ANN201
         params = self.request.query_params
-        principal = principal_of(self.request)
-        return selectors.audit_log_list(principal=principal, q=params.get("q"), sort=params.get("sort"))
+        return self.selector(principal=principal_of(self.request), q=params.get("q"), sort=params.get("sort"))
 
     @extend_schema(operation_id="listAuditLogExts", tags=["auditlog"])
     def list(self, request: Request, *args, **kwargs) -> Response:
@@ -53,15 +54,36 @@ class AuditLogExtViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class ProjectAuditLogExtViewSet(ProjectNameMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = AuditLogExtSerializer
     permission_required = {"list": selectors.LOG_LIST}
+    selector = staticmethod(selectors.audit_log_list)
 
     def get_queryset(self):  # noqa: ANN201
         params = self.request.query_params
         principal = principal_of(self.request)
-        return selectors.audit_log_list(
-            principal=principal, project=self.project, q=params.get("q"), sort=params.get("sort")
-        )
+        return self.selector(principal=principal, project=self.project, q=params.get("q"), sort=params.get("sort"))
 
     @extend_schema(operation_id="getLogExts", tags=["project"])
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+
+class AuditLogViewSet(AuditLogExtViewSet):
+    """Harbor's older `/audit-logs`: its project, repository, artifact and tag events, as AuditLog."""
+
+    serializer_class = AuditLogSerializer
+    selector = staticmethod(selectors.audit_log_legacy_list)
+
+    @extend_schema(operation_id="listAuditLogs", tags=["auditlog"])
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+
+class ProjectLogViewSet(ProjectAuditLogExtViewSet):
+    """Harbor's older `/projects/{project_name}/logs`: the same for one project."""
+
+    serializer_class = AuditLogSerializer
+    selector = staticmethod(selectors.audit_log_legacy_list)
+
+    @extend_schema(operation_id="getLogs", tags=["project"])
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 

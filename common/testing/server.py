@@ -67,6 +67,9 @@ class RegistryServer:
     env: dict[str, str]
     port: int = 0
     admin_password: str = ""
+    # The interpreter of the server's processes (manage.py, gunicorn, celery): this one's by default,
+    # another virtualenv's to run the server on exactly what that environment installed.
+    executable: str = sys.executable
     processes: list[subprocess.Popen] = field(default_factory=list)
     _pg: tuple[str, str] | None = None
 
@@ -79,7 +82,13 @@ class RegistryServer:
         return f"http://{self.host}"
 
     @classmethod
-    def create(cls, *, broker_url: str | None = None, extra_env: dict[str, str] | None = None) -> RegistryServer:
+    def create(
+        cls,
+        *,
+        broker_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        executable: str = sys.executable,
+    ) -> RegistryServer:
         var_dir = Path(tempfile.mkdtemp(prefix="harbor-e2e-"))
         pg = _postgres_database()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HARBOR_", "DJANGO_"))}
@@ -101,14 +110,14 @@ class RegistryServer:
         if broker_url:
             env["HARBOR_BROKER_URL"] = broker_url
         env.update(extra_env or {})
-        server = cls(var_dir=var_dir, env=env, port=port, admin_password=admin_password, _pg=pg)
+        server = cls(var_dir=var_dir, env=env, port=port, admin_password=admin_password, executable=executable, _pg=pg)
         server.manage("migrate", "--noinput", "-v0")
         server.manage("harbor_bootstrap")
         return server
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "manage.py", *args],
+            [self.executable, "manage.py", *args],
             cwd=REPO_ROOT,
             env=self.env,
             capture_output=True,
@@ -123,7 +132,7 @@ class RegistryServer:
 
     def start(self) -> RegistryServer:
         log = open(self.var_dir / "gunicorn.log", "ab")  # noqa: SIM115 - lives as long as the process
-        gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+        gunicorn = shutil.which("gunicorn", path=str(Path(self.executable).parent)) or "gunicorn"
         self.processes.append(
             subprocess.Popen(
                 [gunicorn, "-c", "harbor_site/gunicorn_conf.py", "harbor_site.wsgi"],
@@ -152,7 +161,7 @@ class RegistryServer:
 
     def _celery(self, kind: str, *extra: str) -> subprocess.Popen:
         log = open(self.var_dir / f"{kind}.log", "ab")  # noqa: SIM115 - lives as long as the process
-        celery = shutil.which("celery", path=str(Path(sys.executable).parent)) or "celery"
+        celery = shutil.which("celery", path=str(Path(self.executable).parent)) or "celery"
         proc = subprocess.Popen(
             [celery, "-A", "harbor_site", kind, "--loglevel=INFO", *extra],
             cwd=REPO_ROOT,

@@ -152,6 +152,15 @@ TOKEN_EXPIRATION = env.int("HARBOR_TOKEN_EXPIRATION", default=1800)  # seconds
 TOKEN_PRIVATE_KEY_PATH = env.str("HARBOR_TOKEN_PRIVATE_KEY", default=str(VAR_DIR / "token_key.pem"))
 MAX_MANIFEST_SIZE = env.int("HARBOR_MAX_MANIFEST_SIZE", default=4 * 1024 * 1024)
 UPLOAD_PURGE_AGE_HOURS = env.float("HARBOR_UPLOAD_PURGE_AGE_HOURS", default=24.0)
+# Hours during which a new blob (or untagged artifact, or orphan file) is never collected (Harbor's
+# GC_TIME_WINDOW_HOURS). Locks, not this window, keep GC from racing pushes, so 0 is safe: a deleted
+# image's space comes back on the next run.
+_gc_window = env.str("HARBOR_GC_TIME_WINDOW_HOURS", default="1").strip()
+if not (_gc_window.isascii() and _gc_window.isdecimal()):
+    raise ImproperlyConfigured(
+        f"HARBOR_GC_TIME_WINDOW_HOURS must be a whole number of hours, 0 or more: {_gc_window!r}"
+    )
+GC_TIME_WINDOW_HOURS = int(_gc_window)
 # Successful Basic credential checks are remembered (keyed by a keyed hash, never the secret)
 # so that clients sending Basic on every request don't pay a password hash each time.
 BASIC_AUTH_CACHE_SECONDS = env.int("HARBOR_BASIC_AUTH_CACHE_SECONDS", default=60)

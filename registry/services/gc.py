@@ -2,8 +2,10 @@
 
 Mark: a blob is kept when an artifact references it (ArtifactBlob), a repository links it
 (RepositoryBlob; removing a blob from a repository drops the link), or its row is younger than
-the safety window. The mark is a query, not a set in memory: the sweep walks the unmarked rows
-in primary-key batches of GC_BATCH_SIZE, with a constant number of queries per batch.
+the safety window (HARBOR_GC_TIME_WINDOW_HOURS, default 1, may be 0: the locks below are what make
+GC safe, the window only keeps recent garbage a while longer). The mark is a query, not a set in
+memory: the sweep walks the unmarked rows in primary-key batches of GC_BATCH_SIZE, with a constant
+number of queries per batch.
 
 Why a concurrent push never loses its blob. Both sides take the same two locks, in the same
 order: the digest's advisory lock (`blob_digest_lock`, transaction-scoped) and then the Blob row
@@ -76,7 +78,6 @@ from registry.storage import blob_store
 logger = logging.getLogger(__name__)
 
 GC_BATCH_SIZE = 500
-GC_SAFETY_WINDOW = timedelta(hours=1)
 COUNT_KEYS = ("blobs_examined", "blobs_deleted", "bytes_freed", "artifacts_deleted", "uploads_purged", "orphan_files")
 
 
@@ -248,18 +249,26 @@ def _uploads_purge(*, window: timedelta, run: _Run) -> None:
     run.batch_done()
 
 
+def gc_safety_window() -> timedelta:
+    """How long new blobs, untagged artifacts and orphan files are kept (HARBOR_GC_TIME_WINDOW_HOURS)."""
+    return timedelta(hours=settings.GC_TIME_WINDOW_HOURS)
+
+
 def gc_run(
     *,
     delete_untagged: bool = False,
     dry_run: bool = False,
-    safety_window: timedelta = GC_SAFETY_WINDOW,
+    safety_window: timedelta | None = None,
     batch_size: int = GC_BATCH_SIZE,
     execution: Execution | None = None,
 ) -> dict[str, int]:
     """Collect garbage (untagged artifacts if asked, unused blobs, uploads, orphan files); return the counts.
 
     With an execution: progress and log after every batch; GCStopped between batches once it is stopped.
+    The safety window is settings.GC_TIME_WINDOW_HOURS unless given.
     """
+    if safety_window is None:
+        safety_window = gc_safety_window()
     run = _Run(dry_run=dry_run, execution=execution)
     cutoff = timezone.now() - safety_window
     if delete_untagged:

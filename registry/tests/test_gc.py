@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -90,12 +92,58 @@ def test_unreferenced_blobs_are_swept_with_their_bytes_and_referenced_ones_kept(
 
 
 @pytest.mark.django_db
-def test_young_blobs_are_kept_whatever_the_window(repo, store):
+def test_young_blobs_are_kept_for_the_configured_window(repo, store, settings):
     loose = _loose_blob(repo, b"just pushed")
+    assert settings.GC_TIME_WINDOW_HOURS == 1  # the default
     assert gc_run()["blobs_deleted"] == 0
     assert _alive(loose)
-    assert gc_run(safety_window=timedelta(0))["blobs_deleted"] == 1
+    Blob.objects.update(created=timezone.now() - timedelta(minutes=61))
+    assert gc_run()["blobs_deleted"] == 1
     assert not store.blob_exists(loose)
+    settings.GC_TIME_WINDOW_HOURS = 3
+    loose = _loose_blob(repo, b"two hours old")
+    Blob.objects.update(created=timezone.now() - timedelta(hours=2))
+    assert gc_run()["blobs_deleted"] == 0
+    assert gc_run(safety_window=timedelta(0))["blobs_deleted"] == 1  # a caller's window wins
+
+
+def _window_setting(value: str | None, tmp_path) -> subprocess.CompletedProcess:  # noqa: ANN001
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HARBOR_", "DJANGO_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "harbor_site.settings.base", "HARBOR_VAR_DIR": str(tmp_path)})
+    if value is not None:
+        env["HARBOR_GC_TIME_WINDOW_HOURS"] = value
+    code = "from django.conf import settings; print(settings.GC_TIME_WINDOW_HOURS)"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+
+
+@pytest.mark.parametrize(("value", "hours"), [(None, 1), ("0", 0), ("6", 6), (" 2 ", 2)])
+def test_the_window_is_a_setting_in_whole_hours(value, hours, tmp_path):
+    done = _window_setting(value, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == [str(hours)]
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "an hour", ""])
+def test_a_window_that_is_not_a_whole_number_of_hours_stops_the_start(value, tmp_path):
+    done = _window_setting(value, tmp_path)
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: HARBOR_GC_TIME_WINDOW_HOURS must be a whole number of hours, 0 or more" in done.stderr
+
+
+@pytest.mark.django_db
+def test_with_a_window_of_zero_a_deleted_image_is_freed_by_the_next_run(repo, store, settings):
+    """HARBOR_GC_TIME_WINDOW_HOURS=0: delete an image, run GC (the worker's task), the space is back."""
+    settings.GC_TIME_WINDOW_HOURS = 0
+    image = builders.image(repo, tag="1", seed="freed at once")
+    blobs = dict(Blob.objects.filter(artifact_refs__artifact=image).values_list("digest", "size"))
+    repository_delete(repository=repo)
+
+    execution = Execution.objects.get(pk=gc(delete_untagged=False))  # as the worker runs it, nothing aged
+
+    assert execution.status == ExecutionStatus.SUCCEEDED, execution.log
+    assert execution.counts["blobs_deleted"] == len(blobs) >= 2
+    assert execution.counts["bytes_freed"] == sum(blobs.values())
+    assert not any(Blob.objects.filter(digest=d).exists() or store.blob_exists(Digest.parse(d)) for d in blobs)
 
 
 @pytest.mark.django_db
@@ -229,8 +277,9 @@ GC_ITERATIONS = 200
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="needs row and advisory locks")
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_pushes_never_lose_a_blob_to_gc(store):
+def test_concurrent_pushes_never_lose_a_blob_to_gc(store, settings):
     """Pushers link, check and unlink blobs (shared and new digests) while GC sweeps with no safety window."""
+    settings.GC_TIME_WINDOW_HOURS = 0  # HARBOR_GC_TIME_WINDOW_HOURS=0: the locks alone keep pushes safe
     project_create(name="lib", public=False)
     repos = [builders.repository(f"lib/r{i}") for i in range(4)]  # one per pusher: unlinks stay its own
     shared = [f"shared {i}".encode() for i in range(6)]
@@ -271,7 +320,7 @@ def test_concurrent_pushes_never_lose_a_blob_to_gc(store):
     swept = 0
     try:
         for _ in range(GC_ITERATIONS):
-            swept += gc_run(safety_window=timedelta(0), batch_size=7)["blobs_deleted"]
+            swept += gc_run(batch_size=7)["blobs_deleted"]
     finally:
         stop.set()
         for thread in threads:
@@ -318,7 +367,7 @@ def s3_store(settings, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_object_store_sweep_and_orphans(s3_store):
+def test_object_store_sweep_and_orphans(s3_store, settings):
     project_create(name="lib", public=False)
     repo = builders.repository("lib/app")
     assert type(s3_store).__name__ == "ObjectBlobStore"
@@ -333,7 +382,8 @@ def test_object_store_sweep_and_orphans(s3_store):
 
     assert gc_run()["orphan_files"] == 0  # the orphan object is younger than the window
     assert not s3_store.blob_exists(loose)
-    counts = gc_run(safety_window=timedelta(0))
+    settings.GC_TIME_WINDOW_HOURS = 0
+    counts = gc_run()
     assert counts["orphan_files"] == 1
     assert not s3_store.blob_exists(orphan)
     assert _alive(kept)

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 from django.db import connection, connections, transaction
-from django.utils import timezone
 
 from projects.services import project_create
 from registry.errors import ManifestBlobUnknown
@@ -29,6 +27,7 @@ pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs
 
 @pytest.fixture
 def store(settings, tmp_path):
+    settings.GC_TIME_WINDOW_HOURS = 0  # HARBOR_GC_TIME_WINDOW_HOURS=0: locks, not time, must keep these safe
     settings.STORAGES = {
         **settings.STORAGES,
         "blobs": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
@@ -69,7 +68,7 @@ def _interleave(push) -> dict:  # noqa: ANN001
     results: dict = {}
     with transaction.atomic():
         list(Repository.objects.select_for_update().filter(pk=Repository.objects.get().pk).values_list("pk"))
-        gc = _thread(lambda: gc_run(delete_untagged=True, safety_window=timedelta(0)), results, "gc")
+        gc = _thread(lambda: gc_run(delete_untagged=True), results, "gc")
         _waiting(1)  # GC queued first on the repository
         pusher = _thread(push, results, "push")
         _waiting(2)  # the push waits on the repository too, before it looks anything up
@@ -85,7 +84,6 @@ def test_tagging_an_untagged_manifest_while_gc_deletes_it(store):
     repo = builders.repository("lib/app")
     untagged = builders.image(repo, seed="tag me later")
     body, media_type = bytes(untagged.manifest), untagged.media_type
-    Artifact.objects.update(push_time=timezone.now() - timedelta(days=1))
 
     results = _interleave(
         lambda: manifest_push(repository=repo, reference="v1", body=body, content_type=media_type, tags=[])
@@ -101,7 +99,6 @@ def test_pushing_an_index_while_gc_deletes_its_untagged_child(store):
     project_create(name="lib", public=False)
     repo = builders.repository("lib/app")
     child = builders.image(repo, seed="child pushed first")
-    Artifact.objects.update(push_time=timezone.now() - timedelta(days=1))
     index = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",

@@ -4,7 +4,8 @@ Two pusher threads push images over /v2/ (monolithic, chunked and mounted blob u
 a blob the repository has; layers shared by kept repositories, layers churned through throw-away
 repositories that are deleted right after their push, so the same digests are unlinked, swept and
 pushed again; tagged manifests overwriting tags and untagged ones). Meanwhile GC runs over and over,
-every row first aged past the safety window (as if an hour had passed: a window of zero):
+with no safety window (HARBOR_GC_TIME_WINDOW_HOURS=0: nothing is too new to collect, so only the locks
+keep the pushes safe):
 - through the API (Manual, delete_untagged), run by the worker, a second manual run refused (409);
 - as beat calls the task (`registry.gc` with the schedule's kwargs), back to back in a process of the
   server, skipped while an API run is pending or running.
@@ -28,7 +29,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
-import psycopg
 import pytest
 
 from common.testing.server import REPO_ROOT, RegistryServer
@@ -58,6 +58,10 @@ SHARED = [os.urandom(512) + b"shared %d" % i for i in range(6)]
 CHURNED = [os.urandom(512) + b"churned %d" % i for i in range(4)]
 
 
+# Every blob and untagged artifact may be collected as soon as nothing references it.
+NO_WINDOW = {"HARBOR_GC_TIME_WINDOW_HOURS": "0"}
+
+
 class Retry(Exception):
     """A clean, retryable refusal (the blob or a referenced manifest went meanwhile)."""
 
@@ -66,7 +70,7 @@ class Retry(Exception):
 def gc_server():
     # The embedded filesystem broker, not Redis: a Redis database shared with other test servers would
     # let their workers take this server's messages.
-    server = RegistryServer.create()
+    server = RegistryServer.create(extra_env=NO_WINDOW)
     if not server.env.get("HARBOR_DATABASE_URL", "").startswith("postgres"):
         server.destroy()
         pytest.skip("the race needs PostgreSQL (row and advisory locks)")
@@ -248,7 +252,7 @@ class Pusher:
             digest = self.manifest(repo, tag, json.dumps(index).encode(), OCI_INDEX)
         else:
             digest = self.manifest(repo, tag, body, OCI_MANIFEST)
-        # An untagged manifest may be collected at once (every row is past the window here): its blobs stay.
+        # An untagged manifest may be collected at once (no window here): its blobs stay.
         self.readable(repo, blobs, [] if kind == "untagged" else [digest, *children])
         if throwaway:
             deleted = self.api.delete(f"/projects/{PROJECT}/repositories/{repo}")
@@ -290,7 +294,7 @@ class Pusher:
 
 @dataclass
 class Collector:
-    """Ages every row past the window, then runs GC through the API and waits for it, again and again."""
+    """Runs GC through the API and waits for it, again and again."""
 
     server: RegistryServer
     tally: Tally
@@ -298,37 +302,28 @@ class Collector:
     runs: Counter = field(default_factory=Counter)
     deleted: Counter = field(default_factory=Counter)
 
-    @staticmethod
-    def age(conn: psycopg.Connection) -> None:
-        for table, column in (("registry_blob", "created"), ("registry_artifact", "push_time")):
-            conn.execute(
-                f"UPDATE {table} SET {column} = now() - interval '1 day' WHERE {column} > now() - interval '2 hours'"
-            )
-
     def run(self) -> None:
         api = httpx.Client(
             base_url=f"{self.server.url}/api/v2.0", auth=("admin", self.server.admin_password), timeout=60
         )
         manual = {"schedule": {"type": "Manual"}, "parameters": {"delete_untagged": True}}
         try:
-            with psycopg.connect(self.server.env["HARBOR_DATABASE_URL"], autocommit=True) as conn:
-                while not (self.stop.is_set() and self.runs["Success"] >= MIN_API_RUNS):
-                    self.age(conn)
-                    started = api.post("/system/gc/schedule", json=manual)
-                    if started.status_code == 409:  # one at a time: a scheduled run is on
-                        self.runs["409"] += 1
-                        time.sleep(0.02)
-                        continue
-                    assert started.status_code == 201, started.text
-                    # A second manual run while this one is pending or running is refused.
-                    again = api.post("/system/gc/schedule", json=manual)
-                    self.runs["second refused" if again.status_code == 409 else f"second {again.status_code}"] += 1
-                    if again.status_code == 201:  # the first had already ended: follow the second as well
-                        self.wait(api, again.headers["Location"])
-                    self.wait(api, started.headers["Location"])
-                    # Room for the scheduled loop: an API run holds the one-at-a-time slot while its
-                    # message waits for the worker (the filesystem broker polls every second).
-                    time.sleep(API_PAUSE)
+            while not (self.stop.is_set() and self.runs["Success"] >= MIN_API_RUNS):
+                started = api.post("/system/gc/schedule", json=manual)
+                if started.status_code == 409:  # one at a time: a scheduled run is on
+                    self.runs["409"] += 1
+                    time.sleep(0.02)
+                    continue
+                assert started.status_code == 201, started.text
+                # A second manual run while this one is pending or running is refused.
+                again = api.post("/system/gc/schedule", json=manual)
+                self.runs["second refused" if again.status_code == 409 else f"second {again.status_code}"] += 1
+                if again.status_code == 201:  # the first had already ended: follow the second as well
+                    self.wait(api, again.headers["Location"])
+                self.wait(api, started.headers["Location"])
+                # Room for the scheduled loop: an API run holds the one-at-a-time slot while its
+                # message waits for the worker (the filesystem broker polls every second).
+                time.sleep(API_PAUSE)
         except Exception as exc:  # noqa: BLE001 - reported by the test
             self.tally.fail(f"collector: {exc!r}")
 
@@ -350,19 +345,16 @@ class Collector:
 
 
 # Beat's call, back to back in a process of the server: `registry.gc` with the schedule's kwargs runs
-# a collection, or skips it (None) while one started through the API is pending or running.
+# a collection, or skips it (None) while one started through the API is pending or running. The
+# server's environment, so the same window of 0 hours.
 SCHEDULED_LOOP = """
 import json, os
-from datetime import timedelta
-from django.utils import timezone
+from django.conf import settings
 from common.models import Execution
-from registry.models import Artifact, Blob
 from registry.tasks import gc
+assert settings.GC_TIME_WINDOW_HOURS == 0, settings.GC_TIME_WINDOW_HOURS
 ran, skipped, deleted = 0, 0, {{"blobs": 0, "artifacts": 0}}
 while not os.path.exists({stop!r}):
-    recent, old = timezone.now() - timedelta(hours=2), timezone.now() - timedelta(days=1)
-    Blob.objects.filter(created__gt=recent).update(created=old)
-    Artifact.objects.filter(push_time__gt=recent).update(push_time=old)
     pk = gc(delete_untagged=True)
     if pk is None:
         skipped += 1
@@ -466,7 +458,7 @@ def test_pushes_racing_garbage_collection_never_lose_data(gc_server):
 
 @pytest.fixture(scope="module")
 def s3_gc_server(s3):  # noqa: F811 - the imported fixture
-    server = RegistryServer.create(extra_env=s3_env(s3))  # the filesystem broker, as above
+    server = RegistryServer.create(extra_env={**s3_env(s3), **NO_WINDOW})  # the filesystem broker, as above
     try:
         server.start()
         server.start_worker()
@@ -501,8 +493,6 @@ def test_gc_on_the_object_store(s3_gc_server, s3):  # noqa: F811 - the imported 
     assert api.delete("/projects/gcs3/repositories/gone").status_code == 200
     layer = lambda manifest: manifest["layers"][0]["digest"]  # noqa: E731
     assert s3.has_blob(layer(gone))
-    with psycopg.connect(server.env["HARBOR_DATABASE_URL"], autocommit=True) as conn:
-        Collector.age(conn)  # an hour later
 
     status, log = _gc(api, delete_untagged=True, dry_run=True)
     assert status == "Success", log

@@ -233,6 +233,7 @@ SYSTEM_POLICY: dict[str, dict[str, tuple[Target, Requirement]]] = {
     "updateGCSchedule": _system(System("garbage-collection", "update")),
     # Harbor lists to every signed-in caller the logs of the projects it administers (all for sysadmins).
     "listAuditLogExts": _system(AUTHENTICATED),
+    "listAuditLogs": _system(AUTHENTICATED),  # Harbor's older route: the same rule
     "listAuditLogEventTypes": _system(AUTHENTICATED),
     "exportAuditLogExts": _system(AUTHENTICATED),
     "getPurgeHistory": _system(System("purge-audit", "list")),
@@ -270,6 +271,7 @@ SEGMENT_RESOURCES = {
     "immutabletagrules": "immutable-tag",
     "retentions": "tag-retention",
     "auditlog-exts": "log",
+    "logs": "log",  # Harbor's older /projects/{project_name}/logs
 }
 # Our download routes (`<collection>/export`): they need what listing the collection needs.
 EXPORTS = {"auditlog-exts": ("log", "list")}
