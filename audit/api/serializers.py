@@ -14,19 +14,6 @@ PURGE_JOB_NAME = "PURGE_AUDIT_LOG"  # Harbor's vendor type of purge executions
 HARBOR_STATUS = {ExecutionStatus.SUCCEEDED: "Success"}
 
 
-class AuditLogExtSerializer(serializers.Serializer):
-    """Harbor's AuditLogExt."""
-
-    id = serializers.IntegerField(source="pk")
-    username = serializers.CharField()
-    resource = serializers.CharField()
-    resource_type = serializers.CharField()
-    operation = serializers.CharField()
-    operation_description = serializers.CharField()
-    operation_result = serializers.BooleanField()
-    op_time = serializers.DateTimeField()
-
-
 class AuditLogSerializer(serializers.Serializer):
     """Harbor's AuditLog (the older listAuditLogs / getLogs)."""
 
@@ -36,6 +23,13 @@ class AuditLogSerializer(serializers.Serializer):
     resource_type = serializers.CharField()
     operation = serializers.CharField()
     op_time = serializers.DateTimeField()
+
+
+class AuditLogExtSerializer(AuditLogSerializer):
+    """Harbor's AuditLogExt: AuditLog with the operation's description and result."""
+
+    operation_description = serializers.CharField()
+    operation_result = serializers.BooleanField()
 
 
 class AuditLogEventTypeSerializer(serializers.Serializer):
