@@ -6,7 +6,7 @@ from celery import shared_task
 
 from common.models import ExecutionStatus
 from common.services import execution_finish, execution_start
-from projects.quotas import quota_reconcile
+from registry.quotas import quota_reconcile
 
 QUOTA_RECONCILE = "projects.quota_reconcile"
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.errors import DomainError
 
-class RegistryError(Exception):
+
+class RegistryError(DomainError):
     code = "UNKNOWN"
     status = 500
     default_message = "unknown error"

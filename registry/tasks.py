@@ -9,11 +9,11 @@ from django.conf import settings
 
 from common.models import ExecutionStatus
 from common.services import execution_finish, execution_start
-from registry.services.gc_jobs import gc_execute, gc_scheduled
+from registry.services.gc_jobs import GC_TASK, gc_execute, gc_scheduled
 from registry.services.uploads import upload_purge
 
 PURGE_UPLOADS = "registry.purge_uploads"
-GC = "registry.gc"
+GC = GC_TASK
 
 
 @shared_task(name=PURGE_UPLOADS)

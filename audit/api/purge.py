@@ -24,7 +24,7 @@ from common.api.errors import BadRequest
 from common.models import Execution
 from common.schedules import schedule_get
 from projects.accounts import system_authorize
-from projects.api.permissions import principal_of
+from projects.drf import principal_of
 
 RESOURCE = "purge-audit"  # Harbor's rbac.ResourcePurgeAuditLog
 PURGE_ID = OpenApiParameter(

@@ -10,6 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from common.api.query import QueryError
+from common.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +95,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         exc = Forbidden(str(exc) or None)
     elif isinstance(exc, QueryError):
         exc = BadRequest(str(exc))
-    else:
-        from registry.errors import RegistryError  # domain errors of the registry services
-
-        if isinstance(exc, RegistryError):
-            exc = _from_registry(exc)
+    elif isinstance(exc, DomainError):  # e.g. the registry services' OCI errors
+        exc = _from_domain(exc)
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's 500 handling logs it
     code = getattr(exc, "code", None) or _DRF_CODES.get(exc.status_code, "INTERNAL_SERVER_ERROR")
@@ -109,6 +107,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def _from_registry(exc) -> ApiError:  # noqa: ANN001
+def _from_domain(exc: DomainError) -> ApiError:
     by_status = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 412: Precondition}
     return by_status.get(exc.status, BadRequest)(exc.message)

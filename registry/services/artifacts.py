@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Precondition
-from projects.quotas import quota_lock, quota_release_unlinked
 from registry.api_selectors import artifacts as artifact_selectors
 from registry.api_selectors.artifacts import accessory_list
 from registry.digest import Digest
@@ -30,6 +29,7 @@ from registry.models import (
     Tag,
 )
 from registry.names import RepositoryName, tag_validate
+from registry.quotas import quota_lock, quota_release_unlinked
 from registry.services.blobs import blob_mount
 from registry.services.records import (
     artifact_deleted_record,

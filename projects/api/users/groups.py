@@ -10,12 +10,12 @@ from rest_framework.response import Response
 from common.api.bodies import body_validated
 from common.api.errors import BadRequest
 from projects import accounts
-from projects.api.permissions import principal_of
 from projects.api.users.serializers import (
     UserGroupReqSerializer,
     UserGroupSearchItemSerializer,
     UserGroupSerializer,
 )
+from projects.drf import principal_of
 
 GROUP_ID = OpenApiParameter("group_id", int, OpenApiParameter.PATH)
 
