@@ -12,10 +12,10 @@ from django_celery_beat.models import PeriodicTask
 
 from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, events_captured
 from common.models import Execution, ExecutionStatus
-from projects import tasks
 from projects.models import Quota
 from projects.services import project_create
 from projects.tests.factories import ProjectFactory
+from registry import tasks
 from registry.digest import Digest
 from registry.errors import Denied
 from registry.models import Blob, RepositoryBlob, Upload
