@@ -2,7 +2,7 @@
 
 The registry asks without knowing who answers, as it publishes events (`common/events.py`): a
 policy app registers a gate in its `AppConfig.ready()` with `gate_register`, and the registry's
-pull (`/v2/` manifest GET), push (`/v2/` manifest PUT, API copy and tag) and delete paths (`/v2/`,
+pull (`/v2/` manifest GET), push (`/v2/` manifest PUT, the API's copy) and delete paths (`/v2/`,
 API, admin, retention) ask the gates registered for that action, in registration order.
 
 A gate answers two things:
