@@ -31,9 +31,11 @@ test: $(VENV)/.installed-test system-deps
 system-deps:
 	@scripts/install-test-deps.sh
 
+## ruff, and the layer contract between apps (pyproject.toml [tool.importlinter]).
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed-test system-deps
 	$(PY) bench/run_bench.py $(BENCH_ARGS)

@@ -16,6 +16,7 @@ from audit import syslog
 from audit.models import AuditLog
 from common.actor import Actor, actor_current
 from common.api.errors import BadRequest
+from common.jobs import job_enqueue
 from common.models import Execution, ExecutionStatus
 from common.services import (
     execution_begin,
@@ -216,8 +217,6 @@ def _event_types_q(events: Iterable[str]) -> Q:
 
 def audit_purge_start(*, parameters: dict) -> Execution:
     """Record a manual purge run and enqueue it on commit; returns the PENDING execution."""
-    from audit.tasks import purge
-
     cleaned = purge_parameters_clean(parameters)
     with transaction.atomic():
         execution = execution_create(kind=PURGE_KIND, trigger="MANUAL", dry_run=cleaned["dry_run"], parameters=cleaned)
@@ -227,7 +226,7 @@ def audit_purge_start(*, parameters: dict) -> Execution:
             resource=f"purge_audit/{execution.pk}",
             description=_describe(cleaned),
         )
-        transaction.on_commit(lambda: purge.delay(execution_id=execution.pk))
+        transaction.on_commit(lambda: job_enqueue(PURGE_TASK, execution_id=execution.pk))
     return execution
 
 

@@ -7,11 +7,11 @@ import time
 
 from django.db import connection
 
-from audit.webhooks import tasks
 from audit.webhooks.payloads import HARBOR_EVENT_TYPES, event_serialize
 from audit.webhooks.selectors import webhook_policies_for_event
-from audit.webhooks.services import webhook_event_fan_out
+from audit.webhooks.services import FAN_OUT_TASK, webhook_event_fan_out
 from common.events import ARTIFACT_PULLED, QUOTA_EXCEEDED, Event, event_subscribe
+from common.jobs import job_enqueue
 
 # Pull events come from the write-behind flush (registry/pulls.py), a burst per flush, every
 # pull its own event: looking the project's policies up for each would be one query per pull,
@@ -58,7 +58,7 @@ def webhook_event_handle(event: Event) -> None:
     if event.type == QUOTA_EXCEEDED and connection.in_atomic_block:
         # quota.exceeded is dispatched inside the refused push's transaction, which rolls back with
         # any row written here: the worker writes them instead, from the event itself.
-        tasks.webhook_fan_out.delay(event_serialize(event))
+        job_enqueue(FAN_OUT_TASK, event_serialize(event))
         return
     webhook_event_fan_out(event=event_serialize(event), policies=policies)
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable
 
 from audit.models import AuditLog
+from common.configuration import config_get
 
 logger = logging.getLogger(__name__)
 
@@ -199,16 +200,11 @@ def _sender_for(endpoint: str) -> Sender | None:
 
 def forwarding_enabled() -> bool:
     """Is a forward endpoint configured? (The cached configuration snapshot: no query per record.)"""
-    # Imported here: common.configuration records its own changes through audit.services.
-    from common.configuration import config_get
-
     return bool(config_get("audit_log_forward_endpoint"))
 
 
 def audit_forward(records: Iterable[AuditLog]) -> bool:
     """Send committed records to the configured endpoint; never raises (False when not sent)."""
-    from common.configuration import config_get
-
     try:
         endpoint = config_get("audit_log_forward_endpoint")
         if not endpoint:

@@ -1,16 +1,17 @@
-"""System configuration (Harbor's `/configurations`): typed items with defaults, validated writes, a cheap cache.
+"""The configuration store (Harbor's `/configurations`): typed items with defaults, and a cheap cache.
 
 Values live in `Setting` rows; an item without a row has its default. Reads go through a
 per-process snapshot that is re-validated at most every CACHE_SECONDS with one query
 (`MAX(updated)`, `COUNT(*)`), so hot paths such as the read-only check on /v2/ writes cost
 nothing per request. A write in this process drops the snapshot at once; other processes
 see it within CACHE_SECONDS.
+
+This is the kernel's part, read by every app. Writes (validated against other apps' rules, and
+audited) are a system feature: `system/configuration.py`.
 """
 
 from __future__ import annotations
 
-import datetime
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,14 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Count, Max
-from django.utils import timezone
 
-from audit.services import audit_record
 from common.models import Setting
-
-logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 2.0
 MAX_NUMBER = 9_999_999_999  # Harbor: numbers are limited to what its UI's 10-digit fields hold
@@ -47,7 +43,6 @@ class Item:
     choices: tuple[str, ...] = ()
     minimum: int | None = None
     editable: bool = True
-    check: Callable[[Any], None] | None = None  # raises ConfigError for a value of the right type but wrong form
 
     def default_value(self) -> Any:
         return self.default() if callable(self.default) else self.default
@@ -63,22 +58,10 @@ class Item:
                 raise ConfigError(f"the {self.key} value must be at least {self.minimum}")
             if value > MAX_NUMBER:
                 raise ConfigError(f"the {self.key} value is over the limit value: {MAX_NUMBER}")
-        if self.check is not None:
-            self.check(value)
         return value
 
 
 _KIND_NAMES = {bool: "a boolean", int: "an integer", str: "a string"}
-
-
-def _forward_endpoint_check(value: str) -> None:
-    from audit.syslog import EndpointError, endpoint_parse
-
-    if value:
-        try:
-            endpoint_parse(value)
-        except EndpointError as exc:
-            raise ConfigError(str(exc)) from exc
 
 
 def _default_token_minutes() -> int:
@@ -97,8 +80,9 @@ ITEMS: dict[str, Item] = {
         Item("robot_name_prefix", str, "robot$", editable=False),
         Item("read_only", bool, False),
         Item("banner_message", str, ""),
-        # Audit records forwarded to syslog (audit/syslog.py): Harbor's "host:port" (TCP), or udp://host:port.
-        Item("audit_log_forward_endpoint", str, "", check=_forward_endpoint_check),
+        # Audit records forwarded to syslog (audit/syslog.py): Harbor's "host:port" (TCP), or udp://host:port;
+        # its form is checked where writes are (system/configuration.py).
+        Item("audit_log_forward_endpoint", str, ""),
     )
 }
 
@@ -163,47 +147,3 @@ def token_expiration_seconds() -> int:
     """Registry token lifetime: `token_expiration` (minutes) when an admin set it, else HARBOR_TOKEN_EXPIRATION."""
     minutes = _stored().get("token_expiration")
     return int(minutes) * 60 if minutes is not None else settings.TOKEN_EXPIRATION
-
-
-def config_validate(changes: Any) -> dict[str, Any]:
-    """Check a change set against the items: an object of known, editable keys with well-typed values."""
-    if not isinstance(changes, dict):
-        raise ConfigError("the configurations must be a JSON object")
-    cleaned = {}
-    for key, value in changes.items():
-        if value is None:
-            continue  # Harbor: a null item is one the client did not set
-        item = ITEMS.get(key)
-        if item is None:
-            raise ConfigError(f"unknown or unsupported configuration item {key!r}")
-        if not item.editable:
-            raise ConfigError(f"the configuration item {key} cannot be modified")
-        cleaned[key] = item.validate(value)
-    return cleaned
-
-
-@transaction.atomic
-def config_update(*, changes: dict[str, Any], user: Any) -> dict[str, Any]:
-    """Validate and store configuration changes; returns what was stored."""
-    cleaned = config_validate(changes)
-    if not cleaned:
-        return cleaned
-    # Lock the rows and stamp strictly after the newest one, so MAX(updated) moves on every
-    # write even when web nodes' clocks disagree.
-    existing = list(Setting.objects.select_for_update().values_list("updated", flat=True))
-    now = timezone.now()
-    if existing:
-        now = max(now, max(existing) + datetime.timedelta(microseconds=1))
-    for key, value in cleaned.items():
-        Setting.objects.update_or_create(key=key, defaults={"value": value, "updated": now})
-    logger.info("configuration changed by %s: %s", getattr(user, "username", user), ", ".join(sorted(cleaned)))
-    # The keys only, never the values: some items (passwords, secrets) must not reach the audit log.
-    audit_record(
-        operation="update",
-        resource_type="configuration",
-        resource="configuration",
-        description=f"changed: {', '.join(sorted(cleaned))}",
-    )
-    config_cache_clear()
-    transaction.on_commit(config_cache_clear)
-    return cleaned

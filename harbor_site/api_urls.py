@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("", include("projects.api.urls")),
     path("", include("registry.api.urls")),
-    path("", include("common.api.urls")),
+    path("", include("system.api.urls")),
     path("", include("policies.api.urls")),
     path("", include("audit.api.urls")),
     path("", include("audit.api.webhook_urls")),

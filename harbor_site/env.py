@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import environ
+
+from common.files import secret_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,10 +22,4 @@ def var_dir() -> Path:
 
 def persistent_secret(name: str, *, nbytes: int = 48) -> str:
     """A secret generated once and kept under var/ (used only when not configured)."""
-    path = var_dir() / name
-    if path.exists():
-        return path.read_text().strip()
-    value = secrets.token_urlsafe(nbytes)
-    path.touch(mode=0o600)
-    path.write_text(value)
-    return value
+    return secret_file(var_dir() / name, nbytes=nbytes)

@@ -1,4 +1,4 @@
-"""Reads of immutability rules, and the one question the registry asks: which of these tags are immutable."""
+"""Reads of immutability rules, and the question the immutability gate (policies/gates.py) asks of them."""
 
 from __future__ import annotations
 
@@ -43,24 +43,6 @@ def immutable_tags_in(*, rules: list[Rule], repository_name: str, names: Iterabl
     """The names among `names` the rules protect in `repository_name` (full name, `project/...`)."""
     short = repository_name.split("/", 1)[1] if "/" in repository_name else repository_name
     return {name for name in names if is_immutable(rules, short, name)}
-
-
-def immutable_tags(*, repository, names: Iterable[str]) -> set[str]:  # noqa: ANN001 - registry.models.Repository
-    """The names among `names` an enabled rule of the repository's project protects (one query; none if no names)."""
-    names = set(names)
-    if not names:
-        return set()
-    rules = _project_rules(project_id=repository.project_id)
-    return immutable_tags_in(rules=rules, repository_name=repository.name, names=names)
-
-
-def immutable_tags_by_name(*, repository_name: str, names: Iterable[str]) -> set[str]:
-    """As immutable_tags, for a repository known by its full name only (the /v2/ paths; one query)."""
-    names = set(names)
-    if not names:
-        return set()
-    rules = _project_rules(project__name=repository_name.split("/", 1)[0])
-    return immutable_tags_in(rules=rules, repository_name=repository_name, names=names)
 
 
 def project_rules(*, project_id: int) -> list[Rule]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from celery import shared_task
 
 from policies.retention.runs import retention_execute
+from policies.retention.services import RUN_TASK, SCHEDULED_TASK
 from policies.retention.services import retention_scheduled as _scheduled
 
-RETENTION_RUN = "policies.retention_run"
-RETENTION_SCHEDULED = "policies.retention_scheduled"
+RETENTION_RUN = RUN_TASK
+RETENTION_SCHEDULED = SCHEDULED_TASK
 
 
 @shared_task(name=RETENTION_RUN)

@@ -18,8 +18,9 @@ from projects.accounts import usergroup_create, usergroup_delete, usergroup_upda
 from projects.console import principal_of_admin
 from projects.members import member_create, member_delete, member_update, project_metadata_delete
 from projects.models import Member, Project, Quota, UserGroup
-from projects.quotas import quota_lock, quota_reconcile, quota_update
+from projects.quotas import quota_update
 from projects.services import project_create, project_delete, project_update
+from registry.quotas import quota_lock, quota_reconcile
 
 DRIFTS_SHOWN = 20
 

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from common.models import TimeStampedModel
-from registry.names import is_valid_project_name
+from projects.names import is_valid_project_name
 
 
 class Role(models.IntegerChoices):

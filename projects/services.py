@@ -6,7 +6,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from projects.models import Member, Project, Quota, Role
-from registry.names import is_valid_project_name
+from projects.names import is_valid_project_name
 
 
 def project_create(

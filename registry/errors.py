@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from common.errors import DomainError
 
-class RegistryError(Exception):
+
+class RegistryError(DomainError):
     code = "UNKNOWN"
     status = 500
     default_message = "unknown error"
@@ -84,9 +86,15 @@ class Denied(RegistryError):
     code, status, default_message = "DENIED", 403, "requested access to the resource is denied"
 
 
-class TagImmutable(Denied):
-    # Harbor answers 412 when an immutability rule protects the tag; the OCI spec has no code for it.
-    status, default_message = 412, "the tag is immutable"
+class GateRefusal(Denied):
+    """A gate's no (registry/gates.py): the message is the gate's reason."""
+
+    # Harbor answers 412 when a policy refuses (an immutable tag, a vulnerable image); the OCI spec has no code for it.
+    status, default_message = 412, "refused by policy"
+
+
+class TagImmutable(GateRefusal):
+    default_message = "the tag is immutable"
 
 
 class Unsupported(RegistryError):

@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from projects.names import COMPONENT, MAX_NAME_LENGTH
 from registry.errors import ManifestInvalid, NameInvalid
 
 # dist-spec: <name> is [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
-_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
-_NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_NAME_RE = re.compile(rf"^{COMPONENT}(?:/{COMPONENT})*$")
 _TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
-# Harbor keeps repository names to 255 characters (the spec suggests clients keep host+name under 255).
-MAX_NAME_LENGTH = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +39,3 @@ def tag_validate(tag: str) -> str:
     if not _TAG_RE.fullmatch(tag):
         raise ManifestInvalid(f"invalid tag {tag[:200]!r}")
     return tag
-
-
-def is_valid_project_name(value: str) -> bool:
-    return bool(value) and len(value) <= MAX_NAME_LENGTH and "/" not in value and bool(_NAME_RE.fullmatch(value))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Collate
 
 from projects.permissions import Principal
 from projects.selectors import project_visible
+from registry import artifact_types as types
+from registry.artifact_types import cosign_tag
 from registry.digest import Digest
 from registry.errors import BlobUnknown, ManifestUnknown, NameUnknown
 from registry.models import Artifact, Repository, Tag
@@ -149,3 +151,31 @@ def referrers(*, repository_name: str, digest: Digest, artifact_type: str | None
             descriptor["annotations"] = row["annotations"]
         result.append(descriptor)
     return result
+
+
+def accessory_list(*, artifact: Artifact) -> QuerySet[Artifact]:
+    """Artifacts attached to `artifact` (its referrers, and a cosign signature tagged after its digest).
+
+    Each carries `accessory_type`, Harbor's accessory type as far as the columns tell it (so that
+    `q=type=...` can filter in SQL).
+    """
+    signature = Exists(Tag.objects.filter(artifact_id=OuterRef("pk"), name=cosign_tag(artifact.digest)))
+    return (
+        Artifact.objects.filter(repository_id=artifact.repository_id)
+        .filter(Q(subject_digest=artifact.digest) | Q(signature))
+        .exclude(pk=artifact.pk)
+        .select_related("repository")
+        .annotate(
+            accessory_type=Case(
+                When(artifact_type=types.NOTATION_SIGNATURE, then=Value(types.ACCESSORY_NOTATION)),
+                When(
+                    artifact_type__in=[types.COSIGN_SIGNATURE, types.SIGSTORE_BUNDLE],
+                    then=Value(types.ACCESSORY_COSIGN),
+                ),
+                When(signature, then=Value(types.ACCESSORY_COSIGN)),
+                When(artifact_type=types.HARBOR_SBOM, then=Value(types.ACCESSORY_HARBOR_SBOM)),
+                default=Value(types.ACCESSORY_SUBJECT),
+                output_field=CharField(),
+            )
+        )
+    )

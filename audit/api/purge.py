@@ -25,7 +25,7 @@ from common.api.params import id_param
 from common.models import Execution
 from common.schedules import schedule_get
 from projects.accounts import system_authorize
-from projects.api.permissions import principal_of
+from projects.drf import principal_of
 
 RESOURCE = "purge-audit"  # Harbor's rbac.ResourcePurgeAuditLog
 PURGE_ID = OpenApiParameter(

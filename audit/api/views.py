@@ -15,7 +15,7 @@ from audit import selectors
 from audit.api.serializers import AuditLogEventTypeSerializer, AuditLogExtSerializer, AuditLogSerializer
 from audit.export import FORMATS, export_response
 from common.api.errors import BadRequest, NotFound
-from projects.api.permissions import principal_of
+from projects.drf import principal_of
 from projects.models import Project
 from projects.selectors import project_get
 

@@ -23,7 +23,7 @@ from audit.models import WebhookPolicy
 from audit.webhooks import payloads, selectors, services
 from common.api.params import id_param
 from common.models import Execution
-from projects.api.permissions import ProjectScopedMixin
+from projects.drf import ProjectScopedMixin
 
 POLICY = "notification-policy"
 

@@ -11,7 +11,6 @@ from django.db import transaction
 from audit.models import AuditLog
 from common.actor import Actor, acting_as
 from common.api.errors import BadRequest, Precondition
-from common.configuration import config_update
 from policies.services import immutability_rule_create, immutability_rule_delete, immutability_rule_update
 from projects import accounts
 from projects.authentication import user_authenticate
@@ -26,6 +25,7 @@ from registry.names import RepositoryName
 from registry.services.artifacts import artifact_copy, artifact_delete, repository_delete, tag_create, tag_delete
 from registry.services.manifests import manifest_delete
 from registry.tests.api import builders
+from system.configuration import config_update
 
 pytestmark = pytest.mark.django_db
 

@@ -18,8 +18,8 @@ from audit import syslog
 from audit.models import AuditLog
 from audit.services import audit_record, audit_record_many
 from common.actor import Actor
-from common.configuration import config_update
 from common.testing.api import basic_client
+from system.configuration import config_update
 
 pytestmark = pytest.mark.django_db
 # RFC 5424 6: <PRI>VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID SP STRUCTURED-DATA SP MSG

@@ -7,9 +7,10 @@ import json
 import pytest
 from django.test import override_settings
 
+from audit import tasks
 from audit.models import WebhookDelivery
 from audit.tests.receiver import Answer, Receiver
-from audit.webhooks import payloads, tasks
+from audit.webhooks import payloads
 from audit.webhooks.delivery import backoff_seconds, webhook_delivery_attempt
 from audit.webhooks.selectors import webhook_last_triggers
 from audit.webhooks.services import webhook_delivery_redeliver, webhook_policy_create, webhook_policy_update

@@ -22,9 +22,14 @@ from audit.webhooks.selectors import EXECUTION_KIND
 from common.actor import actor_current
 from common.api.errors import BadRequest, Conflict
 from common.egress import EgressDenied, egress_url_check
+from common.jobs import job_enqueue
 from common.models import Execution, Task
 from common.services import execution_create, task_create
 from projects.models import Project
+
+# The delivery tasks (audit.tasks), enqueued by name: the task module imports these services.
+DELIVER_TASK = "audit.webhook_deliver"
+FAN_OUT_TASK = "audit.webhook_fan_out"
 
 AUTH_HEADER_MASK = "******"  # what the API shows for a set auth header; sent back, it keeps the stored one
 MAX_TARGETS = 10
@@ -178,11 +183,9 @@ def _body(
 
 
 def _enqueue(task_ids: list[int]) -> None:
-    from audit.webhooks.tasks import webhook_deliver  # the task module imports the delivery service
-
     def send() -> None:
         for task_id in task_ids:
-            webhook_deliver.delay(task_id)
+            job_enqueue(DELIVER_TASK, task_id)
 
     transaction.on_commit(send, robust=True)
 

@@ -11,6 +11,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from common.api.query import QueryError
+from common.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +101,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # column): the client's input, not a server fault. The statement failed before any write.
         logger.info("value refused by the database: %s", exc)
         exc = BadRequest(f"invalid value: {str(exc).splitlines()[0] if str(exc) else 'refused by the database'}")
-    else:
-        from registry.errors import RegistryError  # domain errors of the registry services
-
-        if isinstance(exc, RegistryError):
-            exc = _from_registry(exc)
+    elif isinstance(exc, DomainError):  # e.g. the registry services' OCI errors
+        exc = _from_domain(exc)
     if not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's 500 handling logs it
     code = getattr(exc, "code", None) or _DRF_CODES.get(exc.status_code, "INTERNAL_SERVER_ERROR")
@@ -115,6 +113,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def _from_registry(exc) -> ApiError:  # noqa: ANN001
+def _from_domain(exc: DomainError) -> ApiError:
     by_status = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict, 412: Precondition}
     return by_status.get(exc.status, BadRequest)(exc.message)

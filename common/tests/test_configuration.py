@@ -1,4 +1,5 @@
-"""common/configuration.py: typed items, validated writes, and a cache that costs one query per window."""
+"""The configuration: typed items and a cache that costs one query per window (common/configuration.py),
+validated writes (system/configuration.py)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from common.configuration import (
     ConfigError,
     config_all,
     config_get,
-    config_update,
     token_expiration_seconds,
 )
 from common.models import Setting
 from projects.tests.factories import PASSWORD, SysadminFactory, UserFactory
 from registry.auth.token import token_verify
+from system import configuration as writes
+from system.configuration import config_update
 
 pytestmark = pytest.mark.django_db
 
@@ -146,9 +148,9 @@ def test_stamp_moves_forward_even_when_the_clock_goes_back(monkeypatch, clock):
     first = Setting.objects.get(key="read_only").updated
     assert config_get("read_only") is True
     past = first - datetime.timedelta(hours=1)
-    monkeypatch.setattr(configuration, "timezone", SimpleNamespace(now=lambda: past))  # a node whose clock is behind
+    monkeypatch.setattr(writes, "timezone", SimpleNamespace(now=lambda: past))  # a node whose clock is behind
     # ...writes through another process: simulate by bypassing this process's cache reset.
-    monkeypatch.setattr(configuration, "config_cache_clear", lambda: None)
+    monkeypatch.setattr(writes, "config_cache_clear", lambda: None)
     config_update(changes={"read_only": False}, user=None)
     assert Setting.objects.get(key="read_only").updated > first
     clock.now += CACHE_SECONDS

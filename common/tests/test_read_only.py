@@ -7,13 +7,14 @@ import uuid
 
 import pytest
 
-from common.configuration import READ_ONLY_MESSAGE, config_update
+from common.configuration import READ_ONLY_MESSAGE
 from common.testing.api import basic_client
 from projects.models import Project
 from projects.tests.factories import PASSWORD, MemberFactory, ProjectFactory, SysadminFactory, UserFactory
 from registry.auth.scopes import Scope
 from registry.auth.token import token_issue
 from registry.tests.factories import BlobFactory, RepositoryBlobFactory, RepositoryFactory, TagFactory
+from system.configuration import config_update
 
 pytestmark = pytest.mark.django_db
 

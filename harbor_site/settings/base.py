@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "registry",
     "policies",
     "audit",
+    "system",
 ]
 
 MIDDLEWARE = [
@@ -206,7 +207,7 @@ REST_FRAMEWORK = {
         "projects.api.authentication.BasicAuthentication",
         "projects.api.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["projects.api.permissions.Authorized"],
+    "DEFAULT_PERMISSION_CLASSES": ["projects.drf.Authorized"],
     "DEFAULT_PAGINATION_CLASS": "common.api.pagination.HarborPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],

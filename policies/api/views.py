@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from common.api.params import id_param
 from policies import selectors, services
 from policies.models import ImmutabilityRule
-from projects.api.permissions import ProjectScopedMixin
+from projects.drf import ProjectScopedMixin
 
 
 class ImmutableSelectorSerializer(serializers.Serializer):

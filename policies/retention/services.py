@@ -11,6 +11,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict
+from common.jobs import job_enqueue
 from common.models import Execution, ExecutionStatus
 from common.schedules import cron_validate, schedule_set
 from common.services import execution_create, execution_stop
@@ -24,7 +25,10 @@ logger = logging.getLogger(__name__)
 KIND = "RETENTION"  # Execution.kind of retention runs (Harbor's vendor type)
 METADATA_KEY = "retention_id"
 SCHEDULE_KIND = "Schedule"
-SCHEDULED_TASK = "policies.retention_scheduled"  # policies.tasks (not imported: tasks import this module)
+SCHEDULED_TASK = (
+    "policies.retention_scheduled"  # the tasks of policies.tasks, enqueued by name (tasks import this module)
+)
+RUN_TASK = "policies.retention_run"
 ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 
 
@@ -151,9 +155,7 @@ def retention_trigger(
             kind=KIND, trigger=trigger, dry_run=dry_run, vendor_id=policy.pk, parameters={"dry_run": dry_run}
         )
         if enqueue:
-            from policies.tasks import retention_run  # here: policies.tasks imports this module
-
-            transaction.on_commit(lambda: retention_run.delay(execution_id=execution.pk))
+            transaction.on_commit(lambda: job_enqueue(RUN_TASK, execution_id=execution.pk))
     return execution
 
 

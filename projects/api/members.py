@@ -9,8 +9,8 @@ from rest_framework.response import Response
 
 from common.api.params import id_param
 from projects import members as services
-from projects.api.permissions import ProjectScopedMixin
 from projects.api.serializers import metadata_validate
+from projects.drf import ProjectScopedMixin
 from projects.models import Member, Role
 
 # --- serializers ------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from common.api.errors import BadRequest
 from common.api.filters import Field, queryset_query, queryset_sort
 from common.api.params import id_param
 from common.api.query import Match, query_parse
-from projects.api.permissions import principal_of
 from projects.api.users.serializers import PermissionSerializer
+from projects.drf import principal_of
 from projects.models import Robot
 from projects.robots import selectors, services
 from projects.robots.catalogue import LEVEL_PROJECT, LEVEL_SYSTEM, LEVELS

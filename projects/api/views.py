@@ -14,13 +14,13 @@ from common.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from common.api.filters import Field, queryset_query, queryset_sort
 from common.configuration import config_get
 from projects import selectors, services
-from projects.api.permissions import principal_of
 from projects.api.serializers import (
     ProjectDeletableSerializer,
     ProjectReqSerializer,
     ProjectSerializer,
     ProjectSummarySerializer,
 )
+from projects.drf import principal_of
 from projects.models import Project, Quota, Role
 from projects.permissions import can, can_system
 

@@ -6,12 +6,12 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from common.configuration import config_update
 from projects import accounts
 from projects.authentication import _BASIC_CACHE, _BASIC_KEYS_BY_USER, basic_cache_forget, user_authenticate
 from projects.models import Role, UserGroup, UserProfile
 from projects.permissions import Principal
 from projects.services import member_set, project_create
+from system.configuration import config_update
 
 PW = "pw-Secret-1"
 

@@ -14,12 +14,13 @@ from registry.api.base import RepositoryPathMixin, flag, repository_name_decode
 from registry.api.filters import accessory_filter, artifact_filter, wants_base
 from registry.api.serializers import AccessorySerializer, ArtifactSerializer, LabelReqSerializer
 from registry.api_selectors.additions import addition_get
-from registry.api_selectors.artifacts import accessory_list, artifact_get, artifact_list, reference_parse
+from registry.api_selectors.artifacts import artifact_get, artifact_list, reference_parse
 from registry.api_selectors.details import ArtifactOptions, accessory_views, artifact_details
 from registry.api_selectors.labels import label_usable
 from registry.api_selectors.repositories import repository_get
 from registry.errors import NameInvalid
 from registry.names import RepositoryName
+from registry.selectors import accessory_list
 from registry.services.artifacts import artifact_copy, artifact_delete, artifact_label_add, artifact_label_remove
 
 WITH_PARAMETERS = [

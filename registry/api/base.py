@@ -7,7 +7,7 @@ from urllib.parse import unquote
 from rest_framework.request import Request
 
 from common.api.errors import BadRequest, NotFound
-from projects.api.permissions import principal_of, project_authorize
+from projects.drf import principal_of, project_authorize
 from projects.models import Project
 from registry.api_selectors.artifacts import artifact_get
 from registry.api_selectors.repositories import repository_get

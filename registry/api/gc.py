@@ -20,7 +20,7 @@ from common.api.bodies import body_validated
 from common.api.pagination import HarborPagination
 from common.models import Execution
 from projects.accounts import system_authorize
-from projects.api.permissions import principal_of
+from projects.drf import principal_of
 from registry.api_selectors.gc import gc_get, gc_history_list, harbor_status
 from registry.services.gc_jobs import GC_JOB_NAME, gc_schedule_get, gc_schedule_set, gc_stop
 

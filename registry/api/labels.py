@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api.errors import BadRequest, Forbidden, Unauthorized
-from projects.api.permissions import principal_of, project_authorize
+from projects.drf import principal_of, project_authorize
 from projects.models import Project
 from registry.api.filters import label_filter
 from registry.api.serializers import LabelReqSerializer, LabelSerializer

@@ -7,7 +7,7 @@ from rest_framework import status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from projects.api.permissions import principal_of
+from projects.drf import principal_of
 from registry.api.base import RepositoryPathMixin
 from registry.api.filters import repository_filter
 from registry.api.serializers import RepositoryReqSerializer, RepositorySerializer

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from common.actor import client_ip
+from common.configuration import token_expiration_seconds
 from projects.authentication import basic_credentials, user_authenticate
 from projects.permissions import Principal
-from registry.auth.scopes import scopes_parse
-from registry.services.tokens import token_for
+from registry.auth.scopes import Scope, scopes_parse
+from registry.auth.token import token_issue
+from registry.services.tokens import token_grant
+
+
+def token_for(*, principal: Principal, scopes: list[Scope]) -> dict:
+    """The token endpoint's response body: the granted scopes (the service decides), signed."""
+    granted = token_grant(principal=principal, scopes=scopes)
+    token, expires_in, issued = token_issue(
+        subject=principal.name, access=granted, expires_in=token_expiration_seconds()
+    )
+    return {
+        "token": token,
+        "access_token": token,
+        "expires_in": expires_in,
+        "issued_at": datetime.fromtimestamp(issued, tz=UTC).isoformat().replace("+00:00", "Z"),
+    }
 
 
 def _unauthorized(message: str) -> JsonResponse:

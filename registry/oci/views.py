@@ -25,6 +25,7 @@ from registry.errors import (
     RegistryError,
     Unauthorized,
 )
+from registry.gates import PULL, gates_check
 from registry.names import RepositoryName
 from registry.oci.base import RegistryView, body_chunks, body_length
 from registry.oci.responses import link_header, page_size
@@ -79,6 +80,15 @@ class ManifestView(RegistryView):
         stored = selectors.manifest_get(repository_name=self.name.full, reference=reference)
         if request.method == "GET":  # Harbor counts a manifest GET as a pull; HEAD is a probe
             tag = None if Digest.is_digest(reference) else reference
+            # The pull gates (none registered today: no cost) may refuse it, e.g. a vulnerability policy.
+            gates_check(
+                action=PULL,
+                project_id=stored.project_id,
+                repository_name=self.name.full,
+                tags=() if tag is None else (tag,),
+                digest=stored.digest,
+                operation="pull",
+            )
             pull_record(
                 repository_id=stored.repository_id,
                 artifact_id=stored.artifact_id,

@@ -1,7 +1,7 @@
 """API writes on repositories, artifacts and tags: update, delete (deeply), copy across projects, tag, label.
 
-Every write that moves or removes tags goes through `immutability_check`: the one place the tag
-immutability rules (policies app) will plug in.
+Every write that moves or removes tags asks the registry's gates (`registry/gates.py`, through
+`_gates_ask`): the tag immutability rules (policies app) plug in there, and a refusal is PRECONDITION.
 """
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict, Forbidden, NotFound, Precondition
-from projects.quotas import quota_lock, quota_release_unlinked
-from registry.api_selectors import artifacts as artifact_selectors
-from registry.api_selectors.artifacts import accessory_list
 from registry.digest import Digest
-from registry.errors import ManifestInvalid
+from registry.errors import GateRefusal, ManifestInvalid
+from registry.gates import DELETE, PUSH, gates_check, gates_held
 from registry.models import (
     Artifact,
     ArtifactBlob,
@@ -30,6 +28,8 @@ from registry.models import (
     Tag,
 )
 from registry.names import RepositoryName, tag_validate
+from registry.quotas import quota_lock, quota_release_unlinked
+from registry.selectors import accessory_list
 from registry.services.blobs import blob_mount
 from registry.services.records import (
     artifact_deleted_record,
@@ -44,11 +44,21 @@ from registry.services.repositories import repository_ensure
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "'": "&#39;", '"': "&#34;", "<": "&lt;", ">": "&gt;", "\0": "\ufffd"})
 
 
-def immutability_check(*, repository: Repository, names: Iterable[str], action: str) -> None:
-    """Refuse (PRECONDITION) an `action` that would move or remove an immutable tag of the repository."""
-    protected = artifact_selectors.tags_immutable(repository=repository, names=set(names))
-    if protected:
-        raise Precondition(f"cannot {action}: tag(s) {', '.join(sorted(protected))} are immutable")
+def _gates_ask(
+    *, action: str, repository: Repository, names: Iterable[str], operation: str, digest: str = ""
+) -> frozenset[str]:
+    """Ask the gates of `action` (a tag move is a push); a refusal is PRECONDITION with the gate's reason."""
+    try:
+        return gates_check(
+            action=action,
+            project_id=repository.project_id,
+            repository_name=repository.name,
+            tags=names,
+            digest=digest,
+            operation=operation,
+        )
+    except GateRefusal as exc:
+        raise Precondition(exc.message) from exc
 
 
 def repository_update(*, repository: Repository, description: str) -> Repository:
@@ -67,7 +77,7 @@ def repository_delete(*, repository: Repository) -> None:
         if locked is None:
             raise NotFound(f"repository {repository.name} not found")
         names = Tag.objects.filter(repository=locked).values_list("name", flat=True)
-        immutability_check(repository=locked, names=names, action=f"delete repository {locked.name}")
+        _gates_ask(action=DELETE, repository=locked, names=names, operation=f"delete repository {locked.name}")
         blob_ids = list(RepositoryBlob.objects.filter(repository=locked).values_list("blob_id", flat=True))
         # Index children are protected while referenced: drop the references first.
         ArtifactReference.objects.filter(parent__repository=locked).delete()
@@ -85,7 +95,13 @@ def _delete_deeply(artifact: Artifact, *, root: bool, seen: set[int]) -> None:
     tags = list(artifact.tags.values_list("name", flat=True))
     if not root and (tags or artifact.parents.exists()):
         return  # a child still tagged or in another index stays
-    immutability_check(repository=artifact.repository, names=tags, action=f"delete {artifact.digest}")
+    _gates_ask(
+        action=DELETE,
+        repository=artifact.repository,
+        names=tags,
+        operation=f"delete {artifact.digest}",
+        digest=artifact.digest,
+    )
     for accessory in accessory_list(artifact=artifact):
         if not accessory.parents.exists():
             _delete_deeply(accessory, root=True, seen=seen)
@@ -157,8 +173,11 @@ def artifacts_delete_simple(*, repository: Repository, artifact_ids: list[int]) 
             signatures[n]
             for n in Tag.objects.filter(repository=repository, name__in=list(signatures)).values_list("name", flat=True)
         }
-        protected = artifact_selectors.tags_immutable(
-            repository=repository, names={n for pk in ids - busy for n in tags[pk]}
+        protected = gates_held(
+            action=DELETE,
+            project_id=repository.project_id,
+            repository_name=repository.name,
+            tags={n for pk in ids - busy for n in tags[pk]},
         )
         busy |= {pk for pk in ids if protected.intersection(tags[pk])}
         doomed = [a for a in artifacts if a.pk not in busy]
@@ -177,7 +196,12 @@ def _tags_move(*, repository: Repository, artifact: Artifact, names: list[str]) 
         .exclude(artifact=artifact)
         .values_list("name", flat=True)
     )
-    immutability_check(repository=repository, names=moving, action="overwrite tags")
+    held = _gates_ask(
+        action=PUSH, repository=repository, names=moving, operation="overwrite tags", digest=artifact.digest
+    )
+    if held:  # a held tag is never moved
+        first = min(held)
+        raise Precondition(f"the tag {first} is immutable and cannot be overwritten in {repository.name}")
     for name in names:
         Tag.objects.update_or_create(repository=repository, name=name, defaults={"artifact": artifact})
 
@@ -258,7 +282,13 @@ def tag_delete(*, artifact: Artifact, name: str) -> None:
         tag = Tag.objects.select_for_update().filter(artifact=artifact, name=name).first()
         if tag is None:
             raise NotFound(f"tag {name} attached to artifact {artifact.pk} not found")
-        immutability_check(repository=artifact.repository, names=[name], action=f"delete tag {name}")
+        _gates_ask(
+            action=DELETE,
+            repository=artifact.repository,
+            names=[name],
+            operation=f"delete tag {name}",
+            digest=artifact.digest,
+        )
         tag_deleted_record(tag=tag, repository=artifact.repository, artifact=artifact)
         tag.delete()
 

@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, connection, transaction
 
-from projects.quotas import quota_blob_counted, quota_charge, quota_lock, quota_release_unlinked
 from registry.digest import Digest
 from registry.errors import BlobUnknown
 from registry.models import Blob, Repository, RepositoryBlob
+from registry.quotas import quota_blob_counted, quota_charge, quota_lock, quota_release_unlinked
 
 # Class id of the advisory locks on blob digests (the other key is hashtext(digest)).
 BLOB_LOCK_CLASS = 0x0B10B

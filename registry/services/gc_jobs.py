@@ -17,6 +17,7 @@ from django.db import connection, transaction
 
 from audit.services import audit_record
 from common.api.errors import BadRequest, Conflict
+from common.jobs import job_enqueue
 from common.models import Execution, ExecutionStatus
 from common.schedules import CUSTOM, NONE, PRESETS, schedule_get, schedule_set
 from common.services import execution_begin, execution_create, execution_finish, execution_stop
@@ -25,7 +26,7 @@ from registry.services.gc import GC_BATCH_SIZE, GCStopped, gc_run
 logger = logging.getLogger(__name__)
 
 GC_KIND = "gc"
-GC_TASK = "registry.gc"  # registry.tasks.GC (not imported: tasks import this module)
+GC_TASK = "registry.gc"  # the task registry.tasks.gc, enqueued by name (tasks import this module)
 GC_SCHEDULE_NAME = "Garbage collection"  # the beat entry
 GC_JOB_NAME = "GARBAGE_COLLECTION"  # Harbor's vendor type, shown as job_name
 MANUAL = "Manual"
@@ -75,9 +76,7 @@ def gc_start(
                 description=f"run garbage collection {json.dumps(parameters, sort_keys=True)}",
             )
         if enqueue:
-            from registry.tasks import gc as gc_task  # here: registry.tasks imports this module
-
-            transaction.on_commit(lambda: gc_task.delay(execution_id=execution.pk))
+            transaction.on_commit(lambda: job_enqueue(GC_TASK, execution_id=execution.pk))
     return execution
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from policies.selectors import immutable_tags_by_name, immutable_tags_in, project_rules
 from registry.digest import Digest
 from registry.errors import (
     Denied,
@@ -18,6 +17,7 @@ from registry.errors import (
     ManifestUnknown,
     TagImmutable,
 )
+from registry.gates import DELETE, PUSH, gates_check
 from registry.manifests import Manifest, manifest_parse
 from registry.models import Artifact, ArtifactBlob, ArtifactReference, Blob, Repository, Tag
 from registry.names import tag_validate
@@ -66,33 +66,10 @@ def _referenced_children(repository: Repository, manifest: Manifest) -> list[tup
     return [(found[d], wanted[d].platform) for d in wanted]
 
 
-def _moves_refuse(repository: Repository, tags: list[str], digest: Digest) -> set[str]:
-    """TagImmutable if a push would move an immutable tag to another digest (re-pushing it is fine).
+def _tags_point(repository: Repository, tags: list[str], protected: frozenset[str], artifact: Artifact) -> None:
+    """Point the tags at the artifact; a protected tag (held by a push gate) is only ever created, never moved.
 
-    Returns the protected tags among `tags`: the push must create them without moving them even
-    if another push creates them first (see `_tags_point`).
-    """
-    rules = project_rules(project_id=repository.project_id)  # the one extra query of a tagged push
-    protected = immutable_tags_in(rules=rules, repository_name=repository.name, names=tags) if rules else set()
-    if not protected:
-        return set()
-    moving = sorted(
-        Tag.objects.filter(repository=repository, name__in=protected)
-        .exclude(artifact__digest=str(digest))
-        .values_list("name", flat=True)
-    )
-    if moving:
-        raise TagImmutable(
-            f"the tag {moving[0]} is immutable and cannot be overwritten in {repository.name}",
-            detail={"tag": moving[0]},
-        )
-    return set(protected)
-
-
-def _tags_point(repository: Repository, tags: list[str], protected: set[str], artifact: Artifact) -> None:
-    """Point the tags at the artifact; a protected tag is only ever created, never moved.
-
-    The check before the transaction cannot see a concurrent push creating the same protected
+    The gates' check before the transaction cannot see a concurrent push creating the same protected
     tag: get_or_create waits on the unique (repository, name) index for that push to commit,
     then finds its row, and a row pointing elsewhere refuses this push (rolling it back).
     """
@@ -105,16 +82,6 @@ def _tags_point(repository: Repository, tags: list[str], protected: set[str], ar
                 )
         else:
             Tag.objects.update_or_create(repository=repository, name=tag, defaults={"artifact": artifact})
-
-
-def _deletes_refuse(repository_name: str, names: list[str], what: str) -> None:
-    """TagImmutable if an immutability rule protects one of the tags being deleted."""
-    protected = sorted(immutable_tags_by_name(repository_name=repository_name, names=names))
-    if protected:
-        raise TagImmutable(
-            f"the tag {protected[0]} is immutable: cannot delete {what} in {repository_name}",
-            detail={"tag": protected[0]},
-        )
 
 
 def _artifact_create(
@@ -174,7 +141,16 @@ def manifest_push(
         tags = [reference, *tags]
         digest = Digest.of(body)
     tags = list(dict.fromkeys(tag_validate(t) for t in tags))
-    protected = _moves_refuse(repository, tags, digest) if tags else set()
+    # The push gates (tag immutability: one query for a tagged push) refuse moving a protected tag,
+    # and name the tags that must be created without moving (see `_tags_point`).
+    protected = gates_check(
+        action=PUSH,
+        project_id=repository.project_id,
+        repository_name=repository.name,
+        tags=tags,
+        digest=str(digest),
+        operation="overwrite tags",
+    )
 
     subject = str(manifest.subject.digest) if manifest.subject else ""
 
@@ -221,16 +197,17 @@ def manifest_delete(*, repository_name: str, reference: str) -> None:
             if artifact.parents.exists():
                 raise Denied(f"{digest} is referenced by an index in {repository_name}; delete the index first")
             tags = list(artifact.tags.values_list("name", flat=True))
-            _deletes_refuse(repository_name, tags, str(digest))
+            gates_check(
+                action=DELETE,
+                project_id=artifact.repository.project_id,
+                repository_name=repository_name,
+                tags=tags,
+                digest=str(digest),
+                operation=f"delete {digest}",
+            )
             artifact_deleted_record(artifact=artifact, tags=tags)
             artifact.delete()
         return
-    if immutable_tags_by_name(repository_name=repository_name, names=[reference]):
-        if not Tag.objects.filter(repository__name=repository_name, name=reference).exists():
-            raise ManifestUnknown(detail={"tag": reference})
-        raise TagImmutable(
-            f"the tag {reference} is immutable: cannot delete it in {repository_name}", detail={"tag": reference}
-        )
     with transaction.atomic():
         tag = (
             Tag.objects.select_related("repository__project", "artifact")
@@ -239,5 +216,13 @@ def manifest_delete(*, repository_name: str, reference: str) -> None:
         )
         if tag is None:
             raise ManifestUnknown(detail={"tag": reference})
+        gates_check(
+            action=DELETE,
+            project_id=tag.repository.project_id,
+            repository_name=repository_name,
+            tags=[reference],
+            digest=tag.artifact.digest,
+            operation="delete it",
+        )
         tag_deleted_record(tag=tag, repository=tag.repository, artifact=tag.artifact)
         tag.delete()

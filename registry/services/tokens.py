@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from common.configuration import token_expiration_seconds
 from projects.models import Project
 from projects.permissions import Principal, registry_actions_allowed
 from registry.auth.scopes import Scope
-from registry.auth.token import token_issue
 from registry.errors import NameInvalid
 from registry.names import RepositoryName
 
@@ -33,19 +31,3 @@ def token_grant(*, principal: Principal, scopes: list[Scope]) -> list[Scope]:
             actions = set()
         granted.append(Scope(scope.type, scope.name, frozenset(actions)))
     return granted
-
-
-def token_for(*, principal: Principal, scopes: list[Scope]) -> dict:
-    """The token endpoint's response body."""
-    granted = token_grant(principal=principal, scopes=scopes)
-    token, expires_in, issued = token_issue(
-        subject=principal.name, access=granted, expires_in=token_expiration_seconds()
-    )
-    from datetime import UTC, datetime
-
-    return {
-        "token": token,
-        "access_token": token,
-        "expires_in": expires_in,
-        "issued_at": datetime.fromtimestamp(issued, tz=UTC).isoformat().replace("+00:00", "Z"),
-    }

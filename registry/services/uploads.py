@@ -21,10 +21,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from projects.quotas import quota_check
 from registry.digest import Digest
 from registry.errors import BlobUploadUnknown, Denied, DigestInvalid, RangeInvalid, SizeInvalid
 from registry.models import Blob, Repository, Upload
+from registry.quotas import quota_check
 from registry.services.blobs import blob_record
 from registry.storage import BlobStore, BodyReader, BodyTooLong, blob_store, sha256_of
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from projects.names import is_valid_project_name
 from registry.errors import ManifestInvalid, NameInvalid
-from registry.names import MAX_NAME_LENGTH, RepositoryName, is_valid_project_name, tag_validate
+from registry.names import MAX_NAME_LENGTH, RepositoryName, tag_validate
 
 
 @pytest.mark.parametrize(

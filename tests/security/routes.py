@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
 from common.api.schema import HarborSchemaGenerator
-from projects.api.permissions import Authorized
+from projects.drf import Authorized
 
 API_PREFIX = "/api/v2.0/"
 METHODS = ("get", "post", "put", "patch", "delete", "head")

@@ -103,7 +103,7 @@ def test_every_route_is_behind_the_permission_glue():
                 problems.append(f"{op.name}: documentation routes are read-only")
             continue
         if not op.uses_authorized:
-            problems.append(f"{op.name}: {op.view.__name__} bypasses projects.api.permissions.Authorized")
+            problems.append(f"{op.name}: {op.view.__name__} bypasses projects.drf.Authorized")
         if op.rule is None:
             problems.append(f"{op.name}: {op.view.__name__} declares no permission_required[{op.action!r}]")
         if not op.operation_id:

@@ -11,12 +11,12 @@ from common.api.bodies import body_validated
 from common.api.errors import BadRequest
 from common.api.params import id_param
 from projects import accounts
-from projects.api.permissions import principal_of
 from projects.api.users.serializers import (
     UserGroupReqSerializer,
     UserGroupSearchItemSerializer,
     UserGroupSerializer,
 )
+from projects.drf import principal_of
 
 GROUP_ID = OpenApiParameter("group_id", int, OpenApiParameter.PATH)
 

@@ -15,7 +15,6 @@ from common.api.filters import Field, queryset_query, queryset_sort
 from common.api.params import id_param
 from projects import accounts
 from projects.api.authentication import SessionAuthentication
-from projects.api.permissions import principal_of
 from projects.api.users.serializers import (
     PasswordReqSerializer,
     PermissionSerializer,
@@ -25,6 +24,7 @@ from projects.api.users.serializers import (
     UserSearchRespItemSerializer,
     UserSysAdminFlagSerializer,
 )
+from projects.drf import principal_of
 
 # Never `password` or anything reaching it: a key outside these is a 400.
 USER_QUERY_FIELDS = {

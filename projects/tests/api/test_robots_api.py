@@ -13,12 +13,13 @@ from django.contrib.auth.hashers import check_password
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from common.configuration import config_cache_clear, config_update
+from common.configuration import config_cache_clear
 from common.testing.api import basic_client
 from projects.models import Robot, Role
 from projects.robots.catalogue import PROJECT_PERMISSIONS, SYSTEM_PERMISSIONS
 from projects.services import member_set, project_create
 from registry.tests.factories import RepositoryFactory
+from system.configuration import config_update
 
 pytestmark = pytest.mark.django_db
 PW = "pw-Secret-1"

@@ -12,11 +12,11 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.middleware.csrf import _get_new_csrf_string
 from rest_framework.test import APIClient
 
-from common.configuration import config_update
 from common.testing.api import basic_client
 from projects.accounts import PASSWORD_RULE
 from projects.models import Member, Role, UserGroup, UserProfile
 from projects.services import member_set, project_create
+from system.configuration import config_update
 
 pytestmark = pytest.mark.django_db
 PW = "pw-Secret-1"

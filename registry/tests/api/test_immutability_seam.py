@@ -1,6 +1,6 @@
-"""Every API write that moves or removes a tag asks one seam (tags_immutable); listings show its answer.
+"""Every API write that moves or removes a tag asks one seam (the registry's gates); listings show its answer.
 
-The immutability rules themselves are another issue: here the seam is made to protect `v1`.
+The immutability rules themselves are the policies app's gate: here a stand-in gate protects `v1`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from common.testing.api import basic_client
 from projects.models import Role
 from projects.services import member_set, project_create
-from registry.api_selectors import artifacts as artifact_selectors
+from registry.gates import DELETE, PUSH, Gate, GateRequest, gates_replaced
 from registry.models import Artifact, Repository, Tag
 from registry.tests.api import builders
 
@@ -18,15 +18,20 @@ pytestmark = pytest.mark.django_db
 APP = "/api/v2.0/projects/lib/repositories/app"
 
 
+class HoldsV1(Gate):
+    name = "immutable tags (a stand-in)"
+
+    def held(self, request: GateRequest) -> frozenset[str]:
+        return request.tags & {"v1"}
+
+
 @pytest.fixture
-def protected(lib, monkeypatch):
+def protected(lib):
     repo = builders.repository("lib/app")
     v1 = builders.image(repo, tag="v1", seed="1")
     builders.image(repo, tag="v2", seed="2")
-    monkeypatch.setattr(
-        artifact_selectors, "tags_immutable", lambda *, repository, names: frozenset(set(names) & {"v1"})
-    )
-    return v1
+    with gates_replaced((HoldsV1(), (PUSH, DELETE))):
+        yield v1
 
 
 def _refused(response) -> None:  # noqa: ANN001

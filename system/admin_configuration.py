@@ -15,8 +15,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from common.configuration import ITEMS, ConfigError, Item, config_all, config_update, config_validate
+from common.configuration import ITEMS, ConfigError, Item, config_all
 from common.models import Setting
+from system.configuration import config_update, config_validate
 
 HELP = {
     "auth_mode": "How users authenticate (fixed).",

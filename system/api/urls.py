@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from common.api import system
+from system.api import views as system
 
 urlpatterns = [
     path("systeminfo", system.SystemInfoView.as_view(), name="systeminfo"),

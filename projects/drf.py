@@ -18,7 +18,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from common.api.errors import Denied, Forbidden, NotFound, Unauthorized
 from common.configuration import READ_ONLY_MESSAGE, config_get
 from projects.models import Project
-from projects.permissions import Principal, can, project_permissions
+from projects.permissions import PUBLIC_PERMISSIONS, Principal, can, project_permissions
 from projects.selectors import project_get
 
 
@@ -55,6 +55,11 @@ def project_authorize(principal: Principal, project: Project | None, resource: s
 
 
 class Authorized(BasePermission):
+    @staticmethod
+    def anonymous_allowed(rule: object) -> bool:
+        """Does `rule` let anonymous callers through (on public projects)? For the OpenAPI document's `{}` security."""
+        return rule == "anyone" or (isinstance(rule, tuple) and rule in PUBLIC_PERMISSIONS)
+
     def has_permission(self, request, view) -> bool:  # noqa: ANN001
         # Read-only mode refuses every write (cached setting, no query per request) except on
         # views that must keep working, such as PUT /configurations that switches it off.

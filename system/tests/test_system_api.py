@@ -10,13 +10,15 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.files.storage import FileSystemStorage
 
-from common import health, system
-from common.configuration import config_get, config_update
+from common.configuration import config_get
 from common.testing.api import basic_client
 from projects.models import Role
 from projects.tests.factories import PASSWORD, MemberFactory, ProjectFactory, SysadminFactory, UserFactory
 from registry.storage import FilesystemBlobStore
 from registry.tests.factories import ArtifactFactory, BlobFactory, RepositoryFactory
+from system import health
+from system import info as system
+from system.configuration import config_update
 
 pytestmark = pytest.mark.django_db
 

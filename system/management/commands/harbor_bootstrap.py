@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from harbor_site.env import persistent_secret
+from common.files import secret_file
 from projects.models import Project
 from projects.services import project_create
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
             password = settings.ADMIN_PASSWORD
             generated = not password
             if generated:
-                password = persistent_secret("admin_password", nbytes=18)
+                password = secret_file(settings.VAR_DIR / "admin_password", nbytes=18)
             admin = user_model.objects.create_superuser("admin", "admin@localhost", password)
             where = f" (stored in {settings.VAR_DIR / 'admin_password'})" if generated else ""
             self.stdout.write(f"created user admin with password {password}{where}")

@@ -15,13 +15,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from common import admin_configuration  # noqa: F401 - registers the configuration page
 from common.console import SERVICE_ERRORS, error_message
 from common.models import Execution, Task
 from common.services import FINAL, execution_stop
 from projects.console import principal_of_admin
 from projects.permissions import can_system
 from registry.services.gc_jobs import GC_KIND, gc_schedule_get, gc_start, gc_stop
+from system import admin_configuration  # noqa: F401 - registers the configuration page
 
 GC_RESOURCE = "garbage-collection"
 GC_PAGE_RUNS = 20

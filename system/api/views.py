@@ -9,13 +9,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common import selectors
-from common.api import serializers
 from common.api.errors import BadRequest, Unprocessable
-from common.configuration import ConfigError, config_all, config_update
-from common.health import health_check
-from common.system import system_info, volume_capacity
-from projects.api.permissions import principal_of
+from common.configuration import ConfigError, config_all
+from projects.drf import principal_of
+from system import selectors
+from system.api import serializers
+from system.configuration import config_update
+from system.health import health_check
+from system.info import system_info, volume_capacity
 
 
 class SystemInfoView(APIView):

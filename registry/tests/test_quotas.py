@@ -12,9 +12,14 @@ from django_celery_beat.models import PeriodicTask
 
 from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, events_captured
 from common.models import Execution, ExecutionStatus
-from projects import tasks
 from projects.models import Quota
-from projects.quotas import (
+from projects.services import project_create
+from projects.tests.factories import ProjectFactory
+from registry import tasks
+from registry.digest import Digest
+from registry.errors import Denied
+from registry.models import Blob, RepositoryBlob, Upload
+from registry.quotas import (
     QuotaDrift,
     QuotaExceeded,
     project_usage,
@@ -22,11 +27,6 @@ from projects.quotas import (
     quota_reconcile,
     quota_release_unlinked,
 )
-from projects.services import project_create
-from projects.tests.factories import ProjectFactory
-from registry.digest import Digest
-from registry.errors import Denied
-from registry.models import Blob, RepositoryBlob, Upload
 from registry.services import uploads
 from registry.services.blobs import blob_mount, blob_record, blob_unlink
 from registry.services.uploads import blob_push_monolithic, upload_append, upload_complete, upload_start
@@ -101,7 +101,7 @@ def test_mount_within_a_project_is_free_and_across_projects_is_charged():
 def test_a_push_over_the_limit_is_denied_and_changes_nothing(caplog, quota_events):
     alpha, (a1, a2, _a3) = _project("alpha", limit=100)
     _record(b"a" * 90, a1)
-    with pytest.raises(QuotaExceeded) as refused, caplog.at_level(logging.WARNING, logger="projects.quotas"):
+    with pytest.raises(QuotaExceeded) as refused, caplog.at_level(logging.WARNING, logger="registry.quotas"):
         _record(b"b" * 20, a2)
     assert isinstance(refused.value, Denied)
     assert (refused.value.code, refused.value.status) == ("DENIED", 403)
