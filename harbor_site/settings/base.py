@@ -201,6 +201,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "common.api.pagination.HarborPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Never 406: an Accept no renderer matches (Harbor clients send text/plain) gets JSON.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "common.api.negotiation.HarborContentNegotiation",
     "EXCEPTION_HANDLER": "common.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
