@@ -571,7 +571,15 @@ def harbor_spec() -> Spec:
         pytest.skip(f"Harbor's swagger is not at {REFERENCE}")
     document = yaml.safe_load(REFERENCE.read_text())
     config = {"validate_responses": True, "validate_swagger_spec": False, "use_models": False}
-    return Spec.from_dict(document, origin_url=REFERENCE.as_uri(), config=config)
+    spec = Spec(document, origin_url=REFERENCE.as_uri(), config=config)
+    # bravado-core walks every document in its resolver's store, which jsonschema seeds with the
+    # meta-schemas of all validators registered in the process (openapi-schema-validator's OAS 3.1 ones
+    # refer to URLs it would then download): keep Harbor's document only.
+    store = spec.resolver.store
+    for uri in [uri for uri in store if uri != store.normalize(spec.origin_url)]:
+        del store[uri]
+    spec.build()
+    return spec
 
 
 @pytest.fixture(scope="module")
