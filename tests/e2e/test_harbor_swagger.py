@@ -127,6 +127,11 @@ def first(key: str, field_name: str = "id") -> Callable[[dict, httpx.Response], 
     return save
 
 
+def robot_created(ctx: dict, response: httpx.Response) -> None:
+    location("robot_id")(ctx, response)
+    ctx["robot_name"] = response.json()["name"]  # UpdateRobot sends it back unchanged
+
+
 @dataclass
 class Call:
     """One request: Harbor's operation, its parameters, the status we expect, and who asks."""
@@ -213,6 +218,17 @@ ROBOT = {
         {"kind": "project", "namespace": PROJECT, "access": [{"resource": "repository", "action": "pull"}]}
     ],
 }
+SYSTEM_ROBOT = {
+    "name": "ops",
+    "description": "system level",
+    "duration": -1,
+    "level": "system",
+    "disable": False,
+    "permissions": [
+        {"kind": "system", "namespace": "/", "access": [{"resource": "project", "action": "list"}]},
+        {"kind": "project", "namespace": "*", "access": [{"resource": "repository", "action": "pull"}]},
+    ],
+}
 GC_PARAMETERS = {"delete_untagged": False, "dry_run": True, "workers": 1}
 PURGE_PARAMETERS = {
     "audit_retention_hour": 168,
@@ -296,6 +312,8 @@ CALLS: list[Call | Step] = [
     Call("headProject", query={"project_name": "nope"}, status=404),
     Call("listProjects", query={"q": "name=~swag", "sort": "-creation_time", "with_detail": "true"}),
     Call("listProjects", user=None),
+    Call("listProjects", query={"q": "nope=1"}, status=400),
+    Call("listProjects", query={"sort": "nope"}, status=400),
     Call("listProjects", query={"page": 2, "page_size": 1}),  # Link: prev and next
     Call("getProject", params=P),
     Call("getProject", params={"project_name_or_id": Ref("project_id")}),
@@ -424,7 +442,11 @@ CALLS: list[Call | Step] = [
         },
     ),
     # --- robots -----------------------------------------------------------------------------
-    Call("CreateRobot", body=ROBOT, status=201, save=location("robot_id")),
+    Call("CreateRobot", body=ROBOT, status=201, save=robot_created),
+    Call("CreateRobot", body=SYSTEM_ROBOT, status=201, save=location("system_robot_id")),
+    Call("CreateRobot", body={**ROBOT, "permissions": []}, status=400),
+    Call("GetRobotByID", params={"robot_id": Ref("system_robot_id")}),
+    Call("GetRobotByID", params={"robot_id": 999999}, status=404),
     Call("ListRobot", query={"q": Ref("project_id", lambda i: f"Level=project,ProjectID={i}")}),
     Call("ListRobot"),
     Call("GetRobotByID", params={"robot_id": Ref("robot_id")}),
@@ -543,6 +565,12 @@ CALLS: list[Call | Step] = [
     Call("LastTrigger", params=P),
     # --- read-outs across everything --------------------------------------------------------
     Call("getStatistic"),
+    Call("getStatistic", user="swag-dev"),
+    Call("listProjects", user="swag-dev", query={"with_detail": "true"}),
+    Call("listArtifacts", params=R, user="swag-dev", query={"with_tag": "true", "with_label": "true"}),
+    Call("listArtifacts", params=R, query={"q": "nope=1"}, status=400),
+    Call("listAuditLogExts", user="swag-dev"),
+    Call("getGCHistory", user="swag-dev", status=403),
     Call("getStatistic", user=None, status=401),
     Call("search", query={"q": PROJECT}),
     Call("listAuditLogExts", query={"q": "resource_type=project", "sort": "-op_time"}),
@@ -557,6 +585,8 @@ CALLS: list[Call | Step] = [
     Call("deleteRetention", params={"id": Ref("retention_id")}),
     Call("DeleteWebhookPolicyOfProject", params={**P, "webhook_policy_id": Ref("webhook_id")}),
     Call("DeleteRobot", params={"robot_id": Ref("robot_id")}),
+    Call("DeleteRobot", params={"robot_id": Ref("system_robot_id")}),
+    Call("DeleteRobot", params={"robot_id": Ref("system_robot_id")}, status=404),
     Call("DeleteLabel", params={"label_id": Ref("label_id")}),
     Call("deleteProjectMember", params={**P, "mid": Ref("member_id")}),
     Call("deleteProjectMember", params={**P, "mid": Ref("group_member_id")}),
@@ -573,6 +603,11 @@ CALLS: list[Call | Step] = [
 def harbor_spec() -> Spec:
     if not REFERENCE.exists():
         pytest.skip(f"Harbor's swagger is not at {REFERENCE}")
+    return load_spec()
+
+
+def load_spec() -> Spec:
+    """Harbor's swagger as a bravado-core Spec, with every format checked."""
     document = yaml.safe_load(REFERENCE.read_text())
     config = {"validate_responses": True, "validate_swagger_spec": False, "use_models": False}
     spec = Spec(document, origin_url=REFERENCE.as_uri(), config=config)
@@ -583,6 +618,11 @@ def harbor_spec() -> Spec:
     for uri in [uri for uri in store if uri != store.normalize(spec.origin_url)]:
         del store[uri]
     spec.build()
+    # bravado-core leaves integer formats to jsonschema, which has none: check their ranges here
+    # (date-time, uri and the rest are jsonschema's, with rfc3339-validator for RFC 3339).
+    for name, bits, signed in (("int8", 8, True), ("int32", 32, True), ("int64", 64, True), ("uint64", 64, False)):
+        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
+        spec.format_checker.checks(name)(lambda v, low=low, high=high: not isinstance(v, int) or low <= v < high)
     return spec
 
 
@@ -720,8 +760,6 @@ def _run(server: RegistryServer, harbor_spec: Spec, harbor_operations: dict) -> 
                     mismatches.append(line)
             if call.save and response.status_code == call.status:
                 call.save(ctx, response)
-            if call.op == "CreateRobot" and response.status_code == 201:
-                ctx["robot_name"] = response.json()["name"]
     unused = sorted(set(DEVIATIONS) - ctx["deviations_seen"])
     mismatches += [f"DEVIATIONS entry that matched nothing (remove it, and from the README): {p}" for p in unused]
     return mismatches, exercised
