@@ -1,49 +1,49 @@
 """Every operation we implement, against a live server, validated against Harbor's own swagger.
 
-Harbor's clients are generated from Harbor's swagger (Swagger 2.0), not from our document, so the
-answers must be what *that* document promises: a status code it declares for the operation (the
-success one we expect), the response headers it declares (X-Request-Id everywhere, X-Total-Count and
-Link on lists, Location on creates), and a body valid against its schema, with formats (date-time as
-RFC 3339, int32/int64, ...) and `x-nullable` checked by bravado-core's Swagger 2.0 validator. Errors
+Harbor's clients are generated from Harbor's swagger (Swagger 2.0), not from our document, so each
+answer must be what *that* document promises (`common.testing.harbor_swagger.check`): a status code it
+declares for the operation (the success one we expect), the headers it declares (X-Request-Id on every
+response, X-Total-Count and Link on lists, Location on creates), and a body valid against its schema,
+formats (date-time as RFC 3339, int32/int64, ...) and `x-nullable` checked by bravado-core. Errors
 are validated against Harbor's `Errors` definition the same way.
 
-`CALLS` is the table: one `Call` per request (in order; later calls use ids saved by earlier ones).
-Adding an operation is adding its `Call`; an operation in our OpenAPI document that no `Call`
-exercises fails `test_every_implemented_operation_is_exercised`. A mismatch we keep on purpose goes
-into `DEVIATIONS` with its reason, and into the README's "Deviations from Harbor".
+`CALLS` is the table: one `Call` per request, in order (later calls use ids saved by earlier ones).
+Adding an operation is adding its `Call`; an operation of our OpenAPI document that no `Call`
+exercises fails `test_every_implemented_operation_is_exercised`, and a route under /api/v2.0/ left
+out of the document fails unless `OURS_ONLY` names it. A mismatch we keep on purpose goes into
+`DEVIATIONS` with its reason, and into the README's "Deviations from Harbor".
 """
 
 from __future__ import annotations
 
 import json
-import re
-import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
 from bravado_core.spec import Spec
-from bravado_core.swagger20_validator import get_validator_type
-from django.conf import settings
-from django.contrib.admindocs.views import simplify_regex
-from django.urls import URLPattern, URLResolver, get_resolver
-from django.urls.resolvers import RegexPattern
 
+from common.testing.harbor_swagger import (
+    API,
+    METHODS,
+    REFERENCE,
+    Call,
+    Ref,
+    Step,
+    api_routes,
+    calls_run,
+    first,
+    load_spec,
+    location,
+    spec_operations,
+)
 from common.testing.server import RegistryServer, free_port
 from common.testing.v2client import V2Client
 
-REFERENCE = Path(settings.BASE_DIR).parent / "shared" / "reference" / "harbor-swagger.yaml"
-API = "/api/v2.0"
-PASSWORD = "S3cret-pass-123"
-PROJECT = "swag"
 # bravado-core still uses jsonschema's RefResolver.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-METHODS = ("get", "put", "post", "delete", "patch", "head")
+PASSWORD = "S3cret-pass-123"
+PROJECT = "swag"
 
 
 def _extra_attrs(*operations: str) -> str:
@@ -89,73 +89,23 @@ OURS_ONLY = {
 }
 
 
-class Ref:
-    """A value saved by an earlier call (`ctx[key]`), resolved when the call is made."""
-
-    def __init__(self, key: str, fmt: Callable[[Any], Any] = lambda v: v) -> None:
-        self.key, self.fmt = key, fmt
-
-    def __call__(self, ctx: dict) -> Any:
-        return self.fmt(ctx[self.key])
-
-
-def resolve(value: Any, ctx: dict) -> Any:
-    if isinstance(value, Ref):
-        return value(ctx)
-    if isinstance(value, dict):
-        return {k: resolve(v, ctx) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [resolve(v, ctx) for v in value]
-    return value
-
-
-def location(key: str) -> Callable[[dict, httpx.Response], None]:
-    """Save the id at the end of the Location header."""
+def password_changed(user: str, password: str):  # noqa: ANN201
+    """The saver of updateUserPassword: later calls of `user` use the new password."""
 
     def save(ctx: dict, response: httpx.Response) -> None:
-        ctx[key] = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
-
-    return save
-
-
-def first(key: str, field_name: str = "id") -> Callable[[dict, httpx.Response], None]:
-    """Save a field of the first element of a list body."""
-
-    def save(ctx: dict, response: httpx.Response) -> None:
-        ctx[key] = response.json()[0][field_name]
+        ctx["credentials"][user] = password
 
     return save
 
 
 def robot_created(ctx: dict, response: httpx.Response) -> None:
+    """CreateRobot's saver: the id, and the name that UpdateRobot must send back unchanged."""
     location("robot_id")(ctx, response)
-    ctx["robot_name"] = response.json()["name"]  # UpdateRobot sends it back unchanged
-
-
-@dataclass
-class Call:
-    """One request: Harbor's operation, its parameters, the status we expect, and who asks."""
-
-    op: str
-    params: dict = field(default_factory=dict)  # path parameters
-    query: dict = field(default_factory=dict)
-    body: Any = None
-    status: int = 200
-    user: str | None = "admin"  # "admin", a user created by an earlier call, or None (anonymous)
-    accept: str = "application/json"
-    save: Callable[[dict, httpx.Response], None] | None = None
-    wait: Callable[[dict, httpx.Response], bool] | None = None  # repeat until true (a job finishing)
-
-
-@dataclass
-class Step:
-    """Setup that is not an API operation (pushing images over /v2/), or a pause."""
-
-    run: Callable[[dict], None]
+    ctx["robot_name"] = response.json()["name"]
 
 
 def _push_images(ctx: dict) -> None:
-    v2 = V2Client(ctx["url"], "admin", ctx["admin_password"])
+    v2 = V2Client(ctx["url"], "admin", ctx["credentials"]["admin"])
     ctx["digest_v1"], manifest = v2.push_image(f"{PROJECT}/app", "v1", seed="one")
     ctx["digest_v2"], _ = v2.push_image(f"{PROJECT}/app", "v2", seed="two")
     # push_manifest sends json.dumps(manifest): that is the subject's size.
@@ -282,12 +232,14 @@ CALLS: list[Call | Step] = [
         "updateUserPassword",
         params={"user_id": Ref("user_id")},
         body={"old_password": PASSWORD, "new_password": PASSWORD + "x"},
+        save=password_changed("swag-dev", PASSWORD + "x"),
     ),
     Call(
         "updateUserPassword",
         params={"user_id": Ref("user_id")},
         user="swag-dev",
         body={"old_password": PASSWORD + "x", "new_password": PASSWORD},
+        save=password_changed("swag-dev", PASSWORD),
     ),
     Call("setUserSysAdmin", params={"user_id": Ref("user_id")}, body={"sysadmin_flag": False}),
     Call("getCurrentUserInfo"),
@@ -596,108 +548,14 @@ CALLS: list[Call | Step] = [
 ]
 
 
-# --- the validator -------------------------------------------------------------------------------
+# --- the run -------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def harbor_spec() -> Spec:
     if not REFERENCE.exists():
-        pytest.skip(f"Harbor's swagger is not at {REFERENCE}")
+        pytest.skip(f"Harbor's swagger is not at {REFERENCE} (set HARBOR_REFERENCE_SWAGGER)")
     return load_spec()
-
-
-def load_spec() -> Spec:
-    """Harbor's swagger as a bravado-core Spec, with every format checked."""
-    document = yaml.safe_load(REFERENCE.read_text())
-    config = {"validate_responses": True, "validate_swagger_spec": False, "use_models": False}
-    spec = Spec(document, origin_url=REFERENCE.as_uri(), config=config)
-    # bravado-core walks every document in its resolver's store, which jsonschema seeds with the
-    # meta-schemas of all validators registered in the process (openapi-schema-validator's OAS 3.1 ones
-    # refer to URLs it would then download): keep Harbor's document only.
-    store = spec.resolver.store
-    for uri in [uri for uri in store if uri != store.normalize(spec.origin_url)]:
-        del store[uri]
-    spec.build()
-    # bravado-core leaves integer formats to jsonschema, which has none: check their ranges here
-    # (date-time, uri and the rest are jsonschema's, with rfc3339-validator for RFC 3339).
-    for name, bits, signed in (("int8", 8, True), ("int32", 32, True), ("int64", 64, True), ("uint64", 64, False)):
-        low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1)) if signed else (0, 2**bits)
-        spec.format_checker.checks(name)(lambda v, low=low, high=high: not isinstance(v, int) or low <= v < high)
-    return spec
-
-
-@pytest.fixture(scope="module")
-def harbor_operations(harbor_spec) -> dict[str, tuple[str, str, dict]]:
-    """Harbor's operations by operationId: (method, path, operation with path-level parameters)."""
-    return {
-        operation["operationId"]: (method, route, operation)
-        for route, item in harbor_spec.spec_dict["paths"].items()
-        for method, operation in item.items()
-        if method in METHODS
-    }
-
-
-def _validate(spec: Spec, schema: dict, value: Any) -> list[str]:
-    validator = get_validator_type(spec)(schema, format_checker=spec.format_checker, resolver=spec.resolver)
-    return [
-        f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message[:200]}"
-        for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path)))
-    ]
-
-
-def _more_pages(response: httpx.Response) -> bool:
-    total = int(response.headers.get("X-Total-Count") or 0)
-    page = int(response.request.url.params.get("page") or 1)
-    size = int(response.request.url.params.get("page_size") or 10)
-    return page > 1 or total > page * size
-
-
-def check(spec: Spec, operation: dict, call: Call, response: httpx.Response) -> list[tuple[str, str]]:
-    """(kind, detail) of every way the response is not what Harbor's swagger declares."""
-    deref = spec.deref
-    responses = deref(operation["responses"])
-    code = response.status_code
-    problems = []
-    if str(code) not in responses:
-        problems.append(("status", f"{code} is not declared ({sorted(responses)}): {response.text[:200]}"))
-        return problems
-    if code != call.status:
-        problems.append(("status", f"{code}, expected {call.status}: {response.text[:200]}"))
-    declared = deref(responses[str(code)])
-    for name, header in (deref(declared.get("headers")) or {}).items():
-        value = response.headers.get(name)
-        if name == "Link":
-            # Harbor sends Link only when there is another page (go-swagger leaves an empty header out).
-            if (value is not None) != _more_pages(response):
-                problems.append(
-                    ("header", f"Link {value!r} with X-Total-Count {response.headers.get('X-Total-Count')}")
-                )
-        elif value is None:
-            problems.append(("header", f"{name} missing"))
-        elif deref(header).get("type") == "integer" and not value.lstrip("-").isdigit():
-            problems.append(("header", f"{name}: {value!r} is not an integer"))
-    schema = deref(declared.get("schema"))
-    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
-    if response.request.method == "HEAD":  # no body, whatever the status
-        return problems
-    if schema is None:
-        if response.content.strip() not in (b"", b"{}", b"null"):
-            problems.append(("body", f"should be empty: {response.text[:200]}"))
-        return problems
-    produces = operation.get("produces") or spec.spec_dict.get("produces") or []
-    if content_type not in produces:
-        problems.append(("content-type", f"{content_type!r}, Harbor's {produces}"))
-        return problems
-    if content_type == "application/json":
-        try:
-            body = response.json()
-        except ValueError:
-            return [*problems, ("body", f"not JSON: {response.text[:200]}")]
-        problems += [("body", error) for error in _validate(spec, schema, body)]
-    return problems
-
-
-# --- the server ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -713,61 +571,14 @@ def server():
         server.destroy()
 
 
-def _request(server: RegistryServer, http: httpx.Client, route: str, method: str, call: Call, ctx: dict):
-    params = resolve(call.params, ctx)
-    url = server.url + API + route.format(**{k: str(v) for k, v in params.items()})
-    auth = None
-    if call.user == "admin":
-        auth = ("admin", server.admin_password)
-    elif call.user:
-        auth = (call.user, ctx["passwords"].get(call.user, PASSWORD))
-    kwargs: dict = {"params": resolve(call.query, ctx), "headers": {"Accept": call.accept}, "auth": auth}
-    if call.body is not None:
-        kwargs["json"] = resolve(call.body, ctx)
-    return http.request(method.upper(), url, **kwargs)
-
-
-def _run(server: RegistryServer, harbor_spec: Spec, harbor_operations: dict) -> tuple[list[str], set[str]]:
-    ctx: dict = {
-        "url": server.url,
-        "admin_password": server.admin_password,
-        "hook_url": f"http://127.0.0.1:{free_port()}/hook",
-        "passwords": {},
-        "deviations_seen": set(),
-    }
-    mismatches, exercised = [], set()
-    with httpx.Client(timeout=60) as http:
-        for call in CALLS:
-            if isinstance(call, Step):
-                call.run(ctx)
-                continue
-            method, route, operation = harbor_operations[call.op]
-            exercised.add(call.op)
-            deadline = time.monotonic() + 60
-            while True:
-                response = _request(server, http, route, method, call, ctx)
-                if call.wait is None or response.status_code != 200 or call.wait(ctx, response):
-                    break
-                assert time.monotonic() < deadline, f"{call.op}: never finished: {response.text[:300]}"
-                time.sleep(0.5)
-            if call.op == "updateUserPassword":  # the next call of this user uses the new password
-                ctx["passwords"]["swag-dev"] = resolve(call.body, ctx)["new_password"]
-            for kind, detail in check(harbor_spec, operation, call, response):
-                line = f"{call.op} {method.upper()} {route} -> {response.status_code} [{kind}] {detail}"
-                allowed = [pattern for pattern in DEVIATIONS if re.fullmatch(pattern, line, re.DOTALL)]
-                ctx["deviations_seen"].update(allowed)
-                if not allowed:
-                    mismatches.append(line)
-            if call.save and response.status_code == call.status:
-                call.save(ctx, response)
-    unused = sorted(set(DEVIATIONS) - ctx["deviations_seen"])
-    mismatches += [f"DEVIATIONS entry that matched nothing (remove it, and from the README): {p}" for p in unused]
-    return mismatches, exercised
-
-
 @pytest.fixture(scope="module")
-def run(server, harbor_spec, harbor_operations) -> tuple[list[str], set[str]]:
-    return _run(server, harbor_spec, harbor_operations)
+def run(server, harbor_spec) -> tuple[list[str], set[str]]:
+    ctx = {
+        "url": server.url,
+        "credentials": {"admin": server.admin_password, "swag-dev": PASSWORD},
+        "hook_url": f"http://127.0.0.1:{free_port()}/hook",
+    }
+    return calls_run(base_url=server.url, calls=CALLS, spec=harbor_spec, deviations=DEVIATIONS, ctx=ctx)
 
 
 def test_every_response_is_valid_against_harbors_swagger(run):
@@ -786,52 +597,15 @@ def our_document(server) -> dict:
     return response.json()
 
 
-def _route(pattern: URLPattern | URLResolver) -> str:
-    """A URL pattern as a document path: `<name>` / `(?P<name>...)` become `{name}`, anchors dropped."""
-    if isinstance(pattern.pattern, RegexPattern):
-        text = simplify_regex(pattern.pattern.regex.pattern).lstrip("/")
-    else:
-        text = str(pattern.pattern)
-    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", text)
-
-
-def _our_routes() -> set[str]:
-    """`METHOD /route` of every view routed under /api/v2.0/ (the URL conf), methods as the view maps them."""
-
-    def walk(patterns, prefix: str):  # noqa: ANN001, ANN202
-        for pattern in patterns:
-            route = prefix + _route(pattern)
-            if isinstance(pattern, URLResolver):
-                yield from walk(pattern.url_patterns, route)
-            else:
-                yield route, pattern.callback
-
-    routes = set()
-    for route, view in walk(get_resolver().url_patterns, ""):
-        if not route.startswith("api/v2.0/"):
-            continue
-        path = "/" + route.removeprefix("api/v2.0/")
-        cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
-        if getattr(view, "actions", None):
-            methods = set(view.actions)
-        elif cls is not None:
-            methods = {m for m in METHODS if m != "head" and hasattr(cls, m)}
-        else:
-            methods = {"get"}
-        # Every GET answers HEAD too (DRF even adds "head" to a viewset's actions once it served one):
-        # not an operation of its own. Harbor's one HEAD operation, headProject, is in the document.
-        routes |= {f"{method.upper()} {path}" for method in methods - {"head"}}
-    return routes
-
-
-def test_every_implemented_operation_is_exercised(our_document, harbor_operations, run):
+def test_every_implemented_operation_is_exercised(our_document, harbor_spec, run):
     ours = {
         op["operationId"] for item in our_document["paths"].values() for method, op in item.items() if method in METHODS
     }
+    harbors = set(spec_operations(harbor_spec))
     _, exercised = run
-    missing = sorted((ours & set(harbor_operations)) - exercised)
+    missing = sorted((ours & harbors) - exercised)
     assert not missing, f"operations we serve that CALLS does not exercise (add a Call for each): {missing}"
-    not_harbors = sorted(ours - set(harbor_operations))
+    not_harbors = sorted(ours - harbors)
     assert not not_harbors, f"operations in our document that Harbor's swagger does not have: {not_harbors}"
 
 
@@ -844,7 +618,7 @@ def test_routes_outside_the_document_are_known_to_be_ours_only(our_document):
     }
     # A route served with and without a trailing slash is one operation (documented once).
     documented |= {route.rstrip("/") for route in documented}
-    routes = _our_routes()
+    routes = api_routes()
     undocumented = sorted(r for r in routes if r.rstrip("/") not in documented)
     unknown = [r for r in undocumented if r not in OURS_ONLY]
     assert not unknown, f"routes neither in our document (so not validated) nor listed in OURS_ONLY: {unknown}"
