@@ -63,9 +63,16 @@ DEVIATIONS: dict[str, str] = {
         "Execution.extra_attrs and Task.extra_attrs: the same additionalProperties {type: object} as Artifact's; "
         "Harbor sends event_type, address (strings), project_id (a number) there too."
     ),
-    r"getRetention GET \S+ -> 200 \[body\] rules/\d+/params/\w+: \d+ is not of type 'object'": (
+    r"(getRetention GET \S+ -> 200 \[body\]|(createRetention POST|updateRetention PUT) \S+ -> 20\d \[request\])"
+    r" rules/\d+/params/\w+: \d+ is not of type 'object'": (
         "RetentionRule.params: additionalProperties {type: object} again; Harbor's own templates take numbers "
         '({"latestPushedK": 10}), as its UI sends and reads them.'
+    ),
+    r"(create|update)(GC|Purge)Schedule (POST|PUT) \S+ -> 20\d \[request\]"
+    r" parameters/\w+: .* is not of type 'object'": (
+        "Schedule.parameters (the request of the GC and audit purge schedules): additionalProperties "
+        "{type: object} again; Harbor's own parameters are booleans, numbers and strings "
+        '({"delete_untagged": false, "workers": 1}, {"audit_retention_hour": 168, "include_event_types": "..."}).'
     ),
     r"getAddition GET \S+ -> 200 \[body\] \(body\): .* is not of type 'string'": (
         "getAddition: Harbor's swagger types the body as a string, but Harbor (and we) serve the addition "
