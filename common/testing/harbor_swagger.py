@@ -83,7 +83,7 @@ class Call:
     query: dict = field(default_factory=dict)
     body: Any = None
     status: int = 200
-    user: str | None = "admin"  # a key of ctx["credentials"], or None (anonymous)
+    user: str | None = "admin"  # a key of ctx["credentials"] (username, password), or None (anonymous)
     accept: str = "application/json"
     save: Saver | None = None  # called when the status is the expected one
     wait: Callable[[dict, httpx.Response], bool] | None = None  # repeat (60 s at most) until true
@@ -202,7 +202,7 @@ def request_problems(spec: Spec, route: str, operation: dict, call: Call, ctx: d
 def _send(http: httpx.Client, base_url: str, route: str, method: str, call: Call, ctx: dict) -> httpx.Response:
     params = resolve(call.params, ctx)
     url = base_url + API + route.format(**{k: str(v) for k, v in params.items()})
-    auth = (call.user, ctx["credentials"][call.user]) if call.user else None
+    auth = ctx["credentials"][call.user] if call.user else None
     kwargs: dict = {"params": resolve(call.query, ctx), "headers": {"Accept": call.accept}, "auth": auth}
     if call.body is not None:
         kwargs["json"] = resolve(call.body, ctx)
@@ -217,7 +217,7 @@ def calls_run(
     A mismatch is the line `<operationId> <METHOD> <path> -> <status> [<kind>] <detail>` (kind `request`
     when the call's own body is not one Harbor's swagger allows); a deviation
     is a regular expression that must match a whole line, and one that matched none is a mismatch too.
-    `ctx["credentials"]` maps the users of the calls to their passwords.
+    `ctx["credentials"]` maps the `user` of the calls to (username, password).
     """
     operations = spec_operations(spec)
     mismatches, exercised, allowed_seen = [], set(), set()

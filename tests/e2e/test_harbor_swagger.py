@@ -100,19 +100,21 @@ def password_changed(user: str, password: str):  # noqa: ANN201
     """The saver of updateUserPassword: later calls of `user` use the new password."""
 
     def save(ctx: dict, response: httpx.Response) -> None:
-        ctx["credentials"][user] = password
+        ctx["credentials"][user] = (user, password)
 
     return save
 
 
 def robot_created(ctx: dict, response: httpx.Response) -> None:
-    """CreateRobot's saver: the id, and the name that UpdateRobot must send back unchanged."""
+    """CreateRobot's saver: the id, the name that UpdateRobot must send back unchanged, the secret."""
     location("robot_id")(ctx, response)
-    ctx["robot_name"] = response.json()["name"]
+    created = response.json()
+    ctx["robot_name"] = created["name"]
+    ctx["credentials"]["robot"] = (created["name"], created["secret"])
 
 
 def _push_images(ctx: dict) -> None:
-    v2 = V2Client(ctx["url"], "admin", ctx["credentials"]["admin"])
+    v2 = V2Client(ctx["url"], *ctx["credentials"]["admin"])
     ctx["digest_v1"], manifest = v2.push_image(f"{PROJECT}/app", "v1", seed="one")
     ctx["digest_v2"], _ = v2.push_image(f"{PROJECT}/app", "v2", seed="two")
     # push_manifest sends json.dumps(manifest): that is the subject's size.
@@ -146,6 +148,7 @@ def _finished(ctx: dict, response: httpx.Response) -> bool:
 
 P = {"project_name_or_id": PROJECT}
 R = {"project_name": PROJECT, "repository_name": "app"}
+SCOPE = Ref("project_id", lambda i: f"/project/{i}")  # getCurrentUserPermissions' scope
 SELECTORS = {
     "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
     "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "release-*"}],
@@ -172,7 +175,17 @@ ROBOT = {
     "level": "project",
     "disable": False,
     "permissions": [
-        {"kind": "project", "namespace": PROJECT, "access": [{"resource": "repository", "action": "pull"}]}
+        {
+            "kind": "project",
+            "namespace": PROJECT,
+            "access": [
+                {"resource": "repository", "action": "pull"},
+                {"resource": "repository", "action": "list"},
+                {"resource": "artifact", "action": "list"},
+                {"resource": "artifact", "action": "read"},
+                {"resource": "tag", "action": "list"},
+            ],
+        }
     ],
 }
 SYSTEM_ROBOT = {
@@ -306,10 +319,8 @@ CALLS: list[Call | Step] = [
     Call("getProjectMember", params={**P, "mid": Ref("member_id")}),
     Call("updateProjectMember", params={**P, "mid": Ref("member_id")}, body={"role_id": 3}),
     Call("deleteProject", params=P, user="swag-dev", status=403),  # a guest now
-    Call(
-        "getCurrentUserPermissions", query={"scope": Ref("project_id", lambda i: f"/project/{i}"), "relative": "true"}
-    ),
-    Call("getCurrentUserPermissions", user="swag-dev", query={"scope": Ref("project_id", lambda i: f"/project/{i}")}),
+    Call("getCurrentUserPermissions", query={"scope": SCOPE, "relative": "true"}),
+    Call("getCurrentUserPermissions", user="swag-dev", query={"scope": SCOPE}),
     # --- webhooks (before the pushes, so they are delivered) --------------------------------
     Call("GetSupportedEventTypes", params=P),
     Call("CreateWebhookPolicyOfProject", params=P, body=WEBHOOK, status=201, save=location("webhook_id")),
@@ -405,6 +416,11 @@ CALLS: list[Call | Step] = [
     Call("CreateRobot", body=SYSTEM_ROBOT, status=201, save=location("system_robot_id")),
     Call("CreateRobot", body={**ROBOT, "permissions": []}, status=400),
     Call("GetRobotByID", params={"robot_id": Ref("system_robot_id")}),
+    # The project robot (a CI puller of swag) as a client: what it may read, and what not.
+    Call("listRepositories", params={"project_name": PROJECT}, user="robot"),
+    Call("listArtifacts", params=R, user="robot", query={"with_tag": "true"}),
+    Call("getCurrentUserPermissions", user="robot", query={"scope": SCOPE, "relative": "true"}),
+    Call("listUsers", user="robot", status=403),
     Call("GetRobotByID", params={"robot_id": 999999}, status=404),
     Call("ListRobot", query={"q": Ref("project_id", lambda i: f"Level=project,ProjectID={i}")}),
     Call("ListRobot"),
@@ -582,7 +598,7 @@ def server():
 def run(server, harbor_spec) -> tuple[list[str], set[str]]:
     ctx = {
         "url": server.url,
-        "credentials": {"admin": server.admin_password, "swag-dev": PASSWORD},
+        "credentials": {"admin": ("admin", server.admin_password), "swag-dev": ("swag-dev", PASSWORD)},
         "hook_url": f"http://127.0.0.1:{free_port()}/hook",
     }
     return calls_run(base_url=server.url, calls=CALLS, spec=harbor_spec, deviations=DEVIATIONS, ctx=ctx)
