@@ -40,8 +40,6 @@ from common.testing.harbor_swagger import (
 from common.testing.server import RegistryServer, free_port
 from common.testing.v2client import V2Client
 
-# bravado-core still uses jsonschema's RefResolver.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 PASSWORD = "S3cret-pass-123"
 PROJECT = "swag"
 
