@@ -86,6 +86,15 @@ def schedule_get(*, name: str) -> dict | None:
     }
 
 
+def schedule_object(schedule: dict) -> dict:
+    """Harbor's ScheduleObj of a `schedule_get` result; a paused entry has no next time (the key is left
+    out: Harbor's date-time is not nullable)."""
+    obj = {"type": schedule["type"], "cron": schedule["cron"]}
+    if schedule["next_scheduled_time"] is not None:
+        obj["next_scheduled_time"] = schedule["next_scheduled_time"]
+    return obj
+
+
 def schedule_set(*, name: str, task: str, cron: str | None, kwargs: dict | None = None) -> None:
     """Create, change or (cron empty/None) remove the beat entry `name` running `task(**kwargs)`."""
     if not cron:

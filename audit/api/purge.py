@@ -23,7 +23,7 @@ from common.api.bodies import body_validated
 from common.api.errors import BadRequest
 from common.api.params import id_param
 from common.models import Execution
-from common.schedules import schedule_get
+from common.schedules import schedule_get, schedule_object
 from projects.accounts import system_authorize
 from projects.drf import principal_of
 
@@ -94,16 +94,12 @@ class PurgeScheduleView(APIView):
         _require(request, "read")
         schedule = schedule_get(name=services.PURGE_SCHEDULE)
         if schedule is None:
-            return Response(status=status.HTTP_200_OK)  # Harbor: 200 without a body when nothing is scheduled
+            return Response({})  # nothing scheduled: an empty ExecHistory, as getGCSchedule answers
         history = {
             "job_name": PURGE_JOB_NAME,
             "job_kind": schedule["cron"],
             "job_parameters": json.dumps(schedule["kwargs"].get("parameters", {}), sort_keys=True),
-            "schedule": {
-                "type": schedule["type"],
-                "cron": schedule["cron"],
-                "next_scheduled_time": schedule["next_scheduled_time"],
-            },
+            "schedule": schedule_object(schedule),
             "job_status": "Scheduled" if schedule["enabled"] else "Paused",
             "deleted": False,
             "update_time": schedule["update_time"],

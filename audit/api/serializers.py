@@ -43,7 +43,7 @@ class PurgeScheduleObjSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=["Hourly", "Daily", "Weekly", "Custom", "Manual", "None", "Schedule"])
     cron = serializers.CharField(required=False, allow_blank=True, allow_null=True)
-    next_scheduled_time = serializers.DateTimeField(required=False, allow_null=True, read_only=True)
+    next_scheduled_time = serializers.DateTimeField(required=False, read_only=True)
 
 
 class PurgeScheduleSerializer(serializers.Serializer):

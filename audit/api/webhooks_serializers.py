@@ -160,7 +160,11 @@ class WebhookLastTriggerSerializer(serializers.Serializer):
     event_type = serializers.CharField()
     enabled = serializers.BooleanField()
     creation_time = serializers.DateTimeField()
-    last_trigger_time = serializers.DateTimeField(allow_null=True)
+    last_trigger_time = serializers.DateTimeField(required=False)  # left out when never triggered
+
+    def to_representation(self, instance: dict) -> dict:
+        # Harbor's date-time is not nullable: a policy never triggered has no last_trigger_time.
+        return {k: v for k, v in super().to_representation(instance).items() if k != "last_trigger_time" or v}
 
 
 class WebhookPayloadFormatSerializer(serializers.Serializer):

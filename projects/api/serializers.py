@@ -105,8 +105,9 @@ class ProjectSerializer(serializers.ModelSerializer):
     def get_togglable(self, obj: Project) -> bool:
         return True
 
-    def get_registry_id(self, obj: Project) -> int | None:
-        return None
+    def get_registry_id(self, obj: Project) -> int:
+        # Harbor's int64 without x-nullable: 0 is "no upstream registry" (not a proxy-cache project).
+        return 0
 
     def get_repo_count(self, obj: Project) -> int:
         count = getattr(obj, "repo_count", None)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from common.api.bodies import body_validated
 from common.api.pagination import HarborPagination
 from common.models import Execution
+from common.schedules import schedule_object
 from projects.accounts import system_authorize
 from projects.drf import principal_of
 from registry.api_selectors.gc import gc_get, gc_history_list, harbor_status
@@ -33,7 +34,7 @@ class GCScheduleObjSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=SCHEDULE_TYPES)
     cron = serializers.CharField(required=False, allow_blank=True, default="")
-    next_scheduled_time = serializers.DateTimeField(read_only=True, allow_null=True)
+    next_scheduled_time = serializers.DateTimeField(read_only=True, required=False)
 
 
 class GCParametersSerializer(serializers.Serializer):
@@ -71,7 +72,8 @@ class GCHistorySerializer(serializers.Serializer):
     @extend_schema_field(GCScheduleObjSerializer)
     def get_schedule(self, obj: Execution) -> dict:
         # Harbor: the trigger, title-cased, as the schedule type of a run (Manual, Schedule).
-        return {"type": obj.trigger.title(), "cron": "", "next_scheduled_time": None}
+        # next_scheduled_time is left out: a run has none, and Harbor's date-time is not nullable.
+        return {"type": obj.trigger.title(), "cron": ""}
 
     def get_job_status(self, obj: Execution) -> str:
         return harbor_status(obj.status)
@@ -88,11 +90,7 @@ def _schedule_history(schedule: dict | None) -> dict:
         "job_name": GC_JOB_NAME,
         "job_kind": schedule["type"],
         "job_parameters": json.dumps(schedule["kwargs"], sort_keys=True),
-        "schedule": {
-            "type": schedule["type"],
-            "cron": schedule["cron"],
-            "next_scheduled_time": schedule["next_scheduled_time"],
-        },
+        "schedule": schedule_object(schedule),
         "job_status": "",
         "deleted": False,
         "creation_time": schedule["update_time"],

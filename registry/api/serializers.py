@@ -118,18 +118,23 @@ def _platform(platform: dict | None) -> dict | None:
 
 
 def _reference(ref: ReferenceView) -> dict:
-    return {
-        "parent_id": ref.parent_id,
-        "child_id": ref.child_id,
-        "child_digest": ref.child_digest,
-        "platform": _platform(ref.platform),
-        "annotations": ref.annotations or None,
-        "urls": ref.urls or None,
-    }
+    return _without_empty(
+        {
+            "parent_id": ref.parent_id,
+            "child_id": ref.child_id,
+            "child_digest": ref.child_digest,
+            "platform": _platform(ref.platform),
+            "annotations": ref.annotations,
+            "urls": ref.urls,
+        },
+        ("platform", "annotations", "urls"),
+    )
 
 
-def _or_null(items: list | None) -> list | None:
-    return items or None
+def _without_empty(body: dict, keys: tuple[str, ...]) -> dict:
+    """`body` without those of `keys` that are None or empty: Harbor's swagger has no x-nullable on
+    them, and Harbor's go-swagger models leave empty ones out (omitempty) rather than send null."""
+    return {k: v for k, v in body.items() if k not in keys or v}
 
 
 class PlatformSerializer(serializers.Serializer):
@@ -142,9 +147,9 @@ class ReferenceSerializer(serializers.Serializer):
     parent_id = serializers.IntegerField()
     child_id = serializers.IntegerField()
     child_digest = serializers.CharField()
-    platform = PlatformSerializer(allow_null=True)
-    annotations = serializers.DictField(child=serializers.CharField(), allow_null=True)
-    urls = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    platform = PlatformSerializer(required=False)
+    annotations = serializers.DictField(child=serializers.CharField(), required=False)
+    urls = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class AdditionLinkSerializer(serializers.Serializer):
@@ -173,12 +178,13 @@ class ArtifactSerializer(serializers.Serializer):
     pull_time = serializers.DateTimeField()
     extra_attrs = serializers.DictField()
     annotations = serializers.DictField(child=serializers.CharField())
-    references = ReferenceSerializer(many=True, allow_null=True)
-    tags = TagSerializer(many=True, allow_null=True)
+    # Left out when empty or not asked for (with_tag, with_label, with_accessory), never null.
+    references = ReferenceSerializer(many=True, required=False)
+    tags = TagSerializer(many=True, required=False)
     addition_links = serializers.DictField(child=AdditionLinkSerializer())
-    labels = LabelSerializer(many=True, allow_null=True)
+    labels = LabelSerializer(many=True, required=False)
     scan_overview = serializers.DictField(required=False)
-    accessories = AccessorySerializer(many=True, allow_null=True)
+    accessories = AccessorySerializer(many=True, required=False)
 
     def to_representation(self, instance: ArtifactView) -> dict:
         artifact, kind = instance.artifact, instance.kind
@@ -198,14 +204,13 @@ class ArtifactSerializer(serializers.Serializer):
             "pull_time": _time(artifact.pull_time),
             "extra_attrs": instance.extra_attrs,
             "annotations": artifact.annotations or {},
-            "references": _or_null([_reference(r) for r in instance.references]),
-            "tags": _or_null(TagSerializer(instance.tags, many=True).data if instance.tags else None),
+            "references": [_reference(r) for r in instance.references],
+            "tags": TagSerializer(instance.tags, many=True).data if instance.tags else None,
             "addition_links": instance.addition_links,
-            "labels": _or_null(LabelSerializer(instance.labels, many=True).data if instance.labels else None),
-            "accessories": _or_null(
-                AccessorySerializer(instance.accessories, many=True).data if instance.accessories else None
-            ),
+            "labels": LabelSerializer(instance.labels, many=True).data if instance.labels else None,
+            "accessories": AccessorySerializer(instance.accessories, many=True).data if instance.accessories else None,
         }
+        body = _without_empty(body, ("references", "tags", "labels", "accessories"))
         if instance.scan_overview is not None:
             body["scan_overview"] = instance.scan_overview
         return body

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.request import Request
@@ -45,8 +47,12 @@ class TagViewSet(RepositoryPathMixin, viewsets.GenericViewSet):
             raise Unprocessable("name in body is required")  # go-swagger: NewTag.name is required
         body = NewTagSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        tag_create(artifact=self.get_artifact(), name=body.validated_data["name"])
-        return Response(status=status.HTTP_201_CREATED)
+        name = body.validated_data["name"]
+        tag_create(artifact=self.get_artifact(), name=name)
+        # Harbor's swagger declares Location on a 201; there is no single-tag GET, so it points at the
+        # artifact addressed by the new tag (getArtifact).
+        artifacts = request.path.rsplit("/", 2)[0]
+        return Response(status=status.HTTP_201_CREATED, headers={"Location": f"{artifacts}/{quote(name, safe='')}"})
 
     @extend_schema(operation_id="deleteTag", responses={200: None})
     def destroy(self, request: Request, project_name: str, repository_name: str, reference: str, tag_name: str):  # noqa: ANN201

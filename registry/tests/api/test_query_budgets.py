@@ -51,9 +51,9 @@ def test_list_artifacts_budget_at_200_plus(busy, django_assert_max_num_queries):
     body = page.json()
     assert len(body) == 100
     assert all(
-        len(a["tags"]) == 2 and len(a["labels"]) == 1 for a in body if a["type"] == "IMAGE" and a["references"] is None
+        len(a["tags"]) == 2 and len(a["labels"]) == 1 for a in body if a["type"] == "IMAGE" and "references" not in a
     )
-    assert any(a["accessories"] for a in body)
+    assert any(a.get("accessories") for a in body)
     assert any(a["references"] for a in body)
     with django_assert_max_num_queries(13):  # a cold page: one extra UPDATE for the new extra_attrs
         assert developer.get(f"{APP}?page_size=100&page=2&{ALL_OPTIONS}").status_code == 200

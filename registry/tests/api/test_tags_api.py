@@ -42,6 +42,8 @@ def test_create_tag(app):
     assert basic_client("guest").post(url, {"name": "new"}, format="json").status_code == 403
     created = basic_client("developer").post(url, {"name": "new"}, format="json")
     assert created.status_code == 201, created.content
+    assert created["Location"] == f"{APP}/new"  # the artifact by its new tag: Harbor has no single-tag GET
+    assert basic_client("developer").get(created["Location"]).json()["id"] == app["one"].pk
     assert Tag.objects.get(repository=app["repo"], name="new").artifact == app["one"]
     conflict = basic_client("developer").post(url, {"name": "other"}, format="json")
     assert conflict.status_code == 409
