@@ -549,6 +549,10 @@ CALLS: list[Call | Step] = [
     Call("listAuditLogExts", query={"q": "resource_type=project", "sort": "-op_time"}),
     Call("listAuditLogEventTypes"),
     Call("getLogExts", params={"project_name": PROJECT}, query={"sort": "-op_time"}),
+    Call("listAuditLogs", query={"q": "operation=create", "sort": "-op_time", "page_size": "1"}),
+    Call("listAuditLogs", user="swag-dev"),
+    Call("getLogs", params={"project_name": PROJECT}, query={"sort": "-op_time"}),
+    Call("getLogs", params={"project_name": PROJECT}, query={"q": "nope=1"}, status=400),
     # --- deletes ----------------------------------------------------------------------------
     Call("deleteProject", params=P, status=412),
     Call("deleteArtifact", params={"project_name": PROJECT, "repository_name": "copy", "reference": Ref("digest_v2")}),
