@@ -525,3 +525,28 @@ def test_layers_that_must_be_stored(layer):
     manifest = parse(image(layers=[layer]), mt.OCI_MANIFEST)
     assert not manifest.layers[0].external
     assert Digest.of(b"f") in [d.digest for d in manifest.blobs]
+
+
+# --- strings the metadata store cannot hold ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        image(annotations={"a": "b\x00c"}),
+        image(annotations={"k\x00": "v"}),
+        image(artifactType="application/x\x00y"),
+        image(layers=[desc(LAYER, b"l", annotations={"t": "\x00"})]),
+        index(manifests=[desc(mt.OCI_MANIFEST, b"m", platform={"os": "linux\x00"})]),
+    ],
+    ids=["annotation-value", "annotation-key", "artifact-type", "descriptor-annotation", "platform"],
+)
+def test_nul_in_a_stored_string_is_refused(doc):
+    """PostgreSQL text and jsonb cannot hold NUL: refused as MANIFEST_INVALID rather than a 500 at insert."""
+    refuse(doc, match="NUL")
+
+
+def test_an_escaped_backslash_before_u0000_is_no_nul():
+    """`\\\\u0000` in JSON is a backslash and the text u0000: valid, and kept as written."""
+    manifest = parse(image(annotations={"path": "C:\\u0000"}))
+    assert manifest.annotations == {"path": "C:\\u0000"}
