@@ -89,13 +89,21 @@ class Authorized(BasePermission):
 
 
 class ProjectScopedMixin:
-    """The project named in the path (cached: the permission check and the handler share it)."""
+    """The project named in the path (cached: the permission check and the handler share it).
+
+    `{project_name_or_id}` by default (a number is an id unless `X-Is-Resource-Name: true`); a route
+    whose parameter is always a name sets `project_kwarg` to it and `project_is_name`."""
+
+    project_kwarg = "project_name_or_id"
+    project_is_name = False
 
     def get_permission_project(self) -> Project | None:
         if not hasattr(self, "_project"):
-            header = self.request.headers.get("X-Is-Resource-Name")
-            is_name = None if header is None else header.lower() == "true"
-            self._project = project_get(name_or_id=self.kwargs["project_name_or_id"], is_name=is_name)
+            is_name: bool | None = True
+            if not self.project_is_name:
+                header = self.request.headers.get("X-Is-Resource-Name")
+                is_name = None if header is None else header.lower() == "true"
+            self._project = project_get(name_or_id=self.kwargs[self.project_kwarg], is_name=is_name)
         return self._project
 
     @property

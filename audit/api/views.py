@@ -14,26 +14,15 @@ from rest_framework.views import APIView
 from audit import selectors
 from audit.api.serializers import AuditLogEventTypeSerializer, AuditLogExtSerializer, AuditLogSerializer
 from audit.export import FORMATS, export_response
-from common.api.errors import BadRequest, NotFound
-from projects.drf import principal_of
-from projects.models import Project
-from projects.selectors import project_get
+from common.api.errors import BadRequest
+from projects.drf import ProjectScopedMixin, principal_of
 
 
-class ProjectNameMixin:
+class ProjectNameMixin(ProjectScopedMixin):
     """The project named by `{project_name}` (Harbor's audit routes take a name, never an id)."""
 
-    def get_permission_project(self) -> Project | None:
-        if not hasattr(self, "_project"):
-            self._project = project_get(name_or_id=self.kwargs["project_name"], is_name=True)
-        return self._project
-
-    @property
-    def project(self) -> Project:
-        project = self.get_permission_project()
-        if project is None:
-            raise NotFound("project not found")
-        return project
+    project_kwarg = "project_name"
+    project_is_name = True
 
 
 class AuditLogExtViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
