@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -198,6 +199,19 @@ class RegistryServer:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         self.processes.clear()
+
+    @contextlib.contextmanager
+    def serving(self, *, worker: bool = False, beat: bool = False) -> Iterator[RegistryServer]:
+        """Start the web server (and a worker, beat), yield it, and destroy everything afterwards."""
+        try:
+            self.start()
+            if worker:
+                self.start_worker()
+            if beat:
+                self.start_beat()
+            yield self
+        finally:
+            self.destroy()
 
     def destroy(self) -> None:
         self.stop()

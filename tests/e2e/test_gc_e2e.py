@@ -74,12 +74,8 @@ def gc_server():
     if not server.env.get("HARBOR_DATABASE_URL", "").startswith("postgres"):
         server.destroy()
         pytest.skip("the race needs PostgreSQL (row and advisory locks)")
-    try:
-        server.start()
-        server.start_worker()
+    with server.serving(worker=True):
         yield server
-    finally:
-        server.destroy()
 
 
 @dataclass
@@ -459,12 +455,8 @@ def test_pushes_racing_garbage_collection_never_lose_data(gc_server):
 @pytest.fixture(scope="module")
 def s3_gc_server(s3):  # noqa: F811 - the imported fixture
     server = RegistryServer.create(extra_env={**s3_env(s3), **NO_WINDOW})  # the filesystem broker, as above
-    try:
-        server.start()
-        server.start_worker()
+    with server.serving(worker=True):
         yield server
-    finally:
-        server.destroy()
 
 
 def _gc(api: httpx.Client, **parameters) -> tuple[str, str]:

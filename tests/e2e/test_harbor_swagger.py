@@ -588,12 +588,8 @@ def server():
     # Its own server (and worker, for GC, purge, retention and webhook jobs): the data seeded here
     # would otherwise show in other tests' listings. Webhooks go to a closed local port, allowed.
     server = RegistryServer.create(extra_env={"HARBOR_EGRESS_ALLOW": "127.0.0.1", "HARBOR_WEBHOOK_MAX_RETRIES": "0"})
-    try:
-        server.start()
-        server.start_worker()
+    with server.serving(worker=True):
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="module")

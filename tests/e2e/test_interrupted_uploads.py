@@ -18,11 +18,8 @@ REPO = "library/interrupted"
 @pytest.fixture
 def server():
     server = RegistryServer.create()
-    try:
-        server.start()
+    with server.serving():
         yield server
-    finally:
-        server.destroy()
 
 
 def _raw_patch(port: int, path: str, token: str, declared: int, send: bytes) -> socket.socket:

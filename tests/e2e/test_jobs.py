@@ -22,13 +22,8 @@ def _brokers() -> list:
 @pytest.fixture(scope="module", params=_brokers())
 def jobs_server(request):
     server = RegistryServer.create(broker_url=request.param)
-    try:
-        server.start()
-        server.start_worker()
-        server.start_beat()
+    with server.serving(worker=True, beat=True):
         yield server
-    finally:
-        server.destroy()
 
 
 def _executions(server: RegistryServer) -> list[dict]:

@@ -94,12 +94,9 @@ def production_server(production_venv, s3):  # noqa: F811 - the imported fixture
         server.destroy()
         pytest.skip("the production set-up runs on PostgreSQL")
     try:
-        server.start()
-        server.start_worker()
-        server.start_beat()
-        yield server
+        with server.serving(worker=True, beat=True):
+            yield server
     finally:
-        server.destroy()
         broker.flushdb()
         broker.close()
 

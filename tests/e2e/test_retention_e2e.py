@@ -17,12 +17,8 @@ REPOSITORY = f"{PROJECT}/app"
 @pytest.fixture(scope="module")
 def server():
     server = RegistryServer.create()
-    try:
-        server.start()
-        server.start_worker()
+    with server.serving(worker=True):
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="module")

@@ -28,11 +28,8 @@ def _brokers() -> list:
 @pytest.fixture(scope="module", params=_brokers())
 def server(request):
     server = RegistryServer.create(broker_url=request.param)
-    try:
-        server.start()
+    with server.serving():
         yield server
-    finally:
-        server.destroy()
 
 
 def components(server: RegistryServer) -> dict[str, dict]:

@@ -30,12 +30,8 @@ def receivers():
 def hook_server(receivers):
     allowed = ",".join(f"127.0.0.1:{receivers[name].port}" for name in NAMES if name != "outside")
     server = RegistryServer.create(extra_env={"HARBOR_EGRESS_ALLOW": allowed})
-    try:
-        server.start()
-        server.start_worker()
+    with server.serving(worker=True):
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(scope="module")
