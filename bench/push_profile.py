@@ -38,8 +38,9 @@ from registry.auth.token import token_issue
 IMAGES, PROFILE = {images}, {profile!r}
 OCI = "application/vnd.oci.image.manifest.v1+json"
 project_create(name="bench")
-token, _, _ = token_issue(subject="admin", access=[Scope("repository", f"bench/r{{i}}", frozenset({{"pull", "push"}}))
-                                                     for i in range(IMAGES + 2)] + [Scope("repository", "bench/app", frozenset({{"pull", "push"}}))])
+PUSH = frozenset({{"pull", "push"}})
+names = [f"bench/r{{i}}" for i in range(IMAGES + 2)] + ["bench/app"]
+token, _, _ = token_issue(subject="admin", access=[Scope("repository", name, PUSH) for name in names])
 AUTH = "Bearer " + token
 factory = RequestFactory()
 samples, profiler = {{}}, cProfile.Profile()
@@ -82,9 +83,11 @@ for i in range(IMAGES):
     layer = os.urandom(2048)
     push_blob(repo, config, first=i % 10 == 0)
     push_blob(repo, layer, first=False)
+    def descriptor(media_type, data):
+        return {{"mediaType": media_type, "digest": digest(data), "size": len(data)}}
     manifest = json.dumps({{"schemaVersion": 2, "mediaType": OCI,
-        "config": {{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest(config), "size": len(config)}},
-        "layers": [{{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest(layer), "size": len(layer)}}]}}).encode()
+        "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+        "layers": [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)]}}).encode()
     call("manifest PUT, new image by tag", "PUT", f"/v2/{{repo}}/manifests/v{{i}}", 201, manifest, OCI)
     call("tag PUT (known manifest, new tag)", "PUT", f"/v2/{{repo}}/manifests/t{{i}}", 201, manifest, OCI)
     mono = os.urandom(2048)

@@ -18,7 +18,7 @@ from projects.accounts import usergroup_create, usergroup_delete, usergroup_upda
 from projects.console import principal_of_admin
 from projects.members import member_create, member_delete, member_update, project_metadata_delete
 from projects.models import Member, Project, Quota, UserGroup
-from projects.quotas import quota_update
+from projects.quotas import quota_fold, quota_update
 from projects.services import project_create, project_delete, project_update
 from registry.quotas import quota_lock, quota_reconcile
 
@@ -68,6 +68,7 @@ class ProjectAdmin(ServiceAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
+        quota_fold()  # the usage shown (and sorted by) is `used`: fold pending deltas into it first
         return super().get_queryset(request).annotate(_repositories=Count("repositories"))
 
     def get_inlines(self, request, obj):  # noqa: ANN001, ANN201

@@ -149,7 +149,7 @@ class Robot(TimeStampedModel):
 
 
 class Quota(TimeStampedModel):
-    """A project's storage quota: `hard` bytes (-1 unlimited) and `used` bytes, kept in the push transaction."""
+    """A project's storage quota: `hard` bytes (-1 unlimited) and `used` bytes, plus its pending QuotaDelta rows."""
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="quota")
     hard = models.BigIntegerField(default=-1)
@@ -157,3 +157,20 @@ class Quota(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"quota of {self.project}: {self.used}/{self.hard}"
+
+
+class QuotaDelta(models.Model):
+    """A change of a project's used bytes not yet folded into its Quota row (registry/quotas.py).
+
+    Pushes into a project without a storage limit append one of these in their transaction instead of
+    updating the Quota row, so concurrent pushes never wait on that row; `quota_fold` moves them into
+    `Quota.used` in batches. A project's usage is always `used` plus the sum of its deltas.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    # No database constraint: an insert on the push path then costs no check of the project row.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    size = models.BigIntegerField()  # bytes: positive for a charge, negative for a release
+
+    def __str__(self) -> str:
+        return f"{self.size:+d} bytes for project {self.project_id}"

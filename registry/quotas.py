@@ -1,10 +1,17 @@
 """Storage quota accounting: each blob counts once per project, charged in the push transaction, refused past `hard`.
 
-The accounting rule: a project's `used` is the sum of the sizes of the distinct blobs linked
+The accounting rule: a project's usage is the sum of the sizes of the distinct blobs linked
 (RepositoryBlob) to any of its repositories. Linking a blob into a project for the first time
-charges it; removing its last link there releases it. Every change happens with the project's
-Quota row locked (`select_for_update`), so concurrent pushes into one project serialize on it
-and `used` stays exact; `quota_reconcile` recomputes it from the links and fixes any drift.
+charges it; removing its last link there releases it. Whether a link is the first (or the last)
+is decided under the blob digest's lock (registry/services/blobs.py), so it is exact.
+
+Where the bytes are counted: usage = `Quota.used` + the sum of the project's pending QuotaDelta
+rows. A charge in a project without a limit, and every release, appends a delta in the push's
+transaction: no row is updated, so concurrent pushes into one project never wait on each other.
+A charge in a project with a limit must know the exact usage before it commits, so it locks the
+Quota row (`quota_charge_limited`) and updates `used` itself; only limited projects serialize,
+and only from that statement to commit. `quota_fold` (beat, every minute; and before usage is
+read) moves deltas into `used`; `quota_reconcile` recomputes usage from the links and fixes drift.
 
 The Quota row is the projects app's (its limit, `projects/quotas.py`); what fills it is blobs, so
 the accounting lives with them, in the registry core.
@@ -16,14 +23,14 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, F, Func, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from common.actor import actor_current
 from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, Event, event_dispatch, event_publish
-from projects.models import Project, Quota
-from projects.quotas import UNLIMITED
+from projects.models import Project, Quota, QuotaDelta
+from projects.quotas import UNLIMITED, quota_pending
 from registry.errors import Denied
 from registry.models import Blob, RepositoryBlob
 
@@ -93,45 +100,61 @@ def _over(used: int, size: int, hard: int) -> bool:
 
 
 def quota_charge(*, quota: Quota, size: int) -> Quota:
-    """Add `size` bytes to a locked quota; QuotaExceeded (nothing changed) when that passes `hard`."""
-    if _over(quota.used, size, quota.hard):
-        raise _exceeded(quota, size)
-    before = quota.used
-    quota.used = before + size
+    """Add `size` bytes to a locked quota; QuotaExceeded (nothing changed) when usage would pass `hard`."""
+    pending = quota_pending(project_id=quota.project_id)
+    if _over(quota.used + pending, size, quota.hard):
+        raise _exceeded(Quota(project_id=quota.project_id, hard=quota.hard, used=quota.used + pending), size)
+    before = quota.used + pending
+    quota.used += size
     quota.save(update_fields=["used", "updated"])
-    if quota.hard > 0 and before * 100 < WARNING_PERCENT * quota.hard <= quota.used * 100:
-        event_publish(_quota_event(QUOTA_WARNING, quota, size))
+    if quota.hard > 0 and before * 100 < WARNING_PERCENT * quota.hard <= (before + size) * 100:
+        now = Quota(project_id=quota.project_id, hard=quota.hard, used=before + size)
+        event_publish(_quota_event(QUOTA_WARNING, now, size))
     return quota
 
 
-def quota_release(*, quota: Quota, size: int) -> Quota:
-    """Subtract `size` bytes from a locked quota (never below zero)."""
-    if size:
-        quota.used = max(quota.used - size, 0)
-        quota.save(update_fields=["used", "updated"])
-    return quota
+def quota_charge_limited(*, project_id: int, size: int) -> Quota:
+    """Charge a project whose quota may have a limit: under its row lock, against the exact usage."""
+    return quota_charge(quota=quota_lock(project_id=project_id), size=size)
 
 
-def quota_release_unlinked(*, quota: Quota, blob_ids: Iterable[int]) -> int:
-    """After removing blob links (same transaction, quota locked): release the blobs no longer in the project."""
+def quota_release_unlinked(*, project_id: int, blob_ids: Iterable[int]) -> int:
+    """After removing blob links (same transaction, their digests locked): release those no longer in the project."""
     candidates = set(blob_ids)
     if not candidates:
         return 0
-    still = RepositoryBlob.objects.filter(blob_id__in=candidates, repository__project_id=quota.project_id)
+    still = RepositoryBlob.objects.filter(blob_id__in=candidates, repository__project_id=project_id)
     gone = candidates - set(still.values_list("blob_id", flat=True))
     size = sum(Blob.objects.filter(pk__in=gone).values_list("size", flat=True)) if gone else 0
-    quota_release(quota=quota, size=size)
+    if size:
+        # A delta, not an update: a release never waits for pushes into the project. A project without a
+        # quota row gets one from its links (which no longer include these), so needs no delta.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO projects_quotadelta (project_id, size) "
+                "SELECT %s, %s WHERE EXISTS (SELECT 1 FROM projects_quota WHERE project_id = %s)",
+                [project_id, -size, project_id],
+            )
+            if not cursor.rowcount:
+                quota_lock(project_id=project_id)
     return size
 
 
-def quota_check(*, project_id: int, digest: str, size: int) -> None:
-    """Refuse early (before the bytes are committed) a blob that can't fit; blob_record decides for good."""
+def quota_check(*, project_id: int, digest: str, size: int, hard: int | None = None) -> None:
+    """Refuse early (before the bytes are committed) a blob that can't fit; blob_record decides for good.
+
+    `hard`: the project's limit when the caller already read it (UNLIMITED: nothing to check, no query)."""
+    if hard == UNLIMITED:
+        return
     row = Quota.objects.filter(project_id=project_id).values_list("hard", "used").first()
-    if row is None or not _over(row[1], size, row[0]):
+    if row is None or row[0] == UNLIMITED:
+        return
+    used = row[1] + quota_pending(project_id=project_id)
+    if not _over(used, size, row[0]):
         return
     if RepositoryBlob.objects.filter(blob__digest=digest, repository__project_id=project_id).exists():
         return  # already counted in this project: linking it again costs nothing
-    raise _exceeded(Quota(project_id=project_id, hard=row[0], used=row[1]), size, digest)
+    raise _exceeded(Quota(project_id=project_id, hard=row[0], used=used), size, digest)
 
 
 def _usage_subquery() -> Subquery:
@@ -140,11 +163,21 @@ def _usage_subquery() -> Subquery:
     return Subquery(total.values("total")[:1], output_field=BigIntegerField())
 
 
+def _pending_subquery() -> Coalesce:
+    deltas = QuotaDelta.objects.filter(project_id=OuterRef("pk")).order_by().values("project_id")
+    total = deltas.annotate(total=Func(F("size"), function="SUM")).values("total")[:1]
+    return Coalesce(Subquery(total, output_field=BigIntegerField()), 0, output_field=BigIntegerField())
+
+
+def _actual() -> Coalesce:
+    return Coalesce(_usage_subquery(), 0, output_field=BigIntegerField())
+
+
 def quota_reconcile(*, dry_run: bool) -> list[QuotaDrift]:
     """Recompute every project's used bytes from its blob links; fix the drifted ones unless `dry_run`."""
     rows = (
         Project.objects.order_by("pk")
-        .annotate(actual=Coalesce(_usage_subquery(), 0, output_field=BigIntegerField()), recorded=F("quota__used"))
+        .annotate(actual=_actual(), recorded=F("quota__used") + _pending_subquery())
         .values_list("pk", "name", "recorded", "actual")
     )
     drifts: list[QuotaDrift] = []
@@ -155,14 +188,21 @@ def quota_reconcile(*, dry_run: bool) -> list[QuotaDrift]:
             drifts.append(QuotaDrift(project_id, name, recorded, int(actual)))
             continue
         with transaction.atomic():
-            # Under the lock, recount: a push may have moved both numbers since the scan.
+            # Under the lock (limited pushes wait), recount. Unlimited pushes commit their link and their
+            # delta together, so the links and the pending deltas are read in one statement (one snapshot):
+            # `used` is then what the links add up to less what is still pending.
             existed = Quota.objects.filter(project_id=project_id).exists()
             quota = quota_lock(project_id=project_id)
-            exact = project_usage(project_id=project_id)
-            if existed and quota.used == exact:
+            exact, pending = (
+                Project.objects.filter(pk=project_id)
+                .annotate(actual=_actual(), pending=_pending_subquery())
+                .values_list("actual", "pending")
+                .get()
+            )
+            if existed and quota.used + pending == exact:
                 continue
-            drifts.append(QuotaDrift(project_id, name, quota.used if existed else None, exact))
-            quota.used = exact
+            drifts.append(QuotaDrift(project_id, name, quota.used + pending if existed else None, exact))
+            quota.used = exact - pending
             quota.save(update_fields=["used", "updated"])
     if drifts:
         logger.warning("quota reconcile (%s): %d projects drifted", "dry run" if dry_run else "fixed", len(drifts))

@@ -9,6 +9,7 @@ from django.conf import settings
 
 from common.models import ExecutionStatus
 from common.services import execution_finish, execution_start
+from projects.quotas import quota_fold
 from registry.quotas import quota_reconcile
 from registry.services.gc_jobs import GC_TASK, gc_execute, gc_scheduled
 from registry.services.uploads import upload_purge
@@ -64,3 +65,12 @@ def quota_reconcile_run(trigger: str = "SCHEDULE", dry_run: bool = False) -> int
     counts = {"drifted": len(drifts), "fixed": 0 if dry_run else len(drifts)}
     execution_finish(execution=execution, status=ExecutionStatus.SUCCEEDED, counts=counts, log=log)
     return execution.pk
+
+
+QUOTA_FOLD = "registry.quota_fold"
+
+
+@shared_task(name=QUOTA_FOLD)
+def quota_fold_run() -> int:
+    """Fold pending quota deltas into each project's `used` (beat, every minute): keeps the delta table short."""
+    return quota_fold()

@@ -23,6 +23,7 @@ from projects.api.serializers import (
 from projects.drf import principal_of
 from projects.models import Project, Quota, Role
 from projects.permissions import can, can_system
+from projects.quotas import quota_fold
 
 PROJECT_QUERY_FIELDS = {
     "name": Field("name"),
@@ -190,6 +191,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 }
             )
         if can(principal, "read", "quota", project=project):
+            quota_fold(project_id=project.pk)  # pending pushes' deltas into `used`
             quota = Quota.objects.filter(project=project).first()
             summary["quota"] = {
                 "hard": {"storage": quota.hard if quota else -1},

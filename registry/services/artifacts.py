@@ -28,9 +28,9 @@ from registry.models import (
     Tag,
 )
 from registry.names import RepositoryName, tag_validate
-from registry.quotas import quota_lock, quota_release_unlinked
+from registry.quotas import quota_release_unlinked
 from registry.selectors import accessory_list
-from registry.services.blobs import blob_mount
+from registry.services.blobs import blob_digests_lock, blob_mount
 from registry.services.records import (
     artifact_deleted_record,
     artifact_pushed_record,
@@ -71,11 +71,7 @@ def repository_update(*, repository: Repository, description: str) -> Repository
 def repository_delete(*, repository: Repository) -> None:
     """Delete a repository with all its artifacts and tags, releasing its blobs from the project's quota."""
     with transaction.atomic():
-        # Lock order everywhere: quota, then repository (blob_record takes the quota first too).
-        quota = quota_lock(project_id=repository.project_id)
-        locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
-        if locked is None:
-            raise NotFound(f"repository {repository.name} not found")
+        locked = _repository_lock_with_digests(repository)
         names = Tag.objects.filter(repository=locked).values_list("name", flat=True)
         _gates_ask(action=DELETE, repository=locked, names=names, operation=f"delete repository {locked.name}")
         blob_ids = list(RepositoryBlob.objects.filter(repository=locked).values_list("blob_id", flat=True))
@@ -83,8 +79,28 @@ def repository_delete(*, repository: Repository) -> None:
         ArtifactReference.objects.filter(parent__repository=locked).delete()
         Artifact.objects.filter(repository=locked).delete()  # tags, blob refs and labels go with them
         locked.delete()
-        quota_release_unlinked(quota=quota, blob_ids=blob_ids)
+        quota_release_unlinked(project_id=locked.project_id, blob_ids=blob_ids)
         audit_record(operation="delete", resource_type="repository", resource=locked.name, project_id=locked.project_id)
+
+
+def _linked_digests(repository_id: int) -> set[str]:
+    return set(RepositoryBlob.objects.filter(repository_id=repository_id).values_list("blob__digest", flat=True))
+
+
+def _repository_lock_with_digests(repository: Repository) -> Repository:
+    """Lock the digests of the repository's blobs, then its row (in the caller's transaction).
+
+    The digests first: a push holds its digest's lock and then needs the repository row to link the
+    blob, so the other order could deadlock. Links made between the first read and the row lock
+    (their pushes have committed; none can start now) are locked after it: their holders are pushes
+    into other repositories, which never wait for this row."""
+    digests = _linked_digests(repository.pk)
+    blob_digests_lock(sorted(digests))
+    locked = Repository.objects.select_for_update().filter(pk=repository.pk).first()
+    if locked is None:
+        raise NotFound(f"repository {repository.name} not found")
+    blob_digests_lock(sorted(_linked_digests(locked.pk) - digests))
+    return locked
 
 
 def _delete_deeply(artifact: Artifact, *, root: bool, seen: set[int]) -> None:

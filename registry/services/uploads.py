@@ -18,9 +18,10 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from projects.models import Quota
 from registry.digest import Digest
 from registry.errors import BlobUploadUnknown, Denied, DigestInvalid, RangeInvalid, SizeInvalid
 from registry.models import Blob, Repository, Upload
@@ -62,13 +63,21 @@ def upload_start(*, repository: Repository, owner: str) -> Upload:
     return Upload.objects.create(repository=repository, owner=owner)
 
 
+_quota_hard = Subquery(Quota.objects.filter(project_id=OuterRef("repository__project_id")).values("hard")[:1])
+
+
 def upload_get(*, upload_id: str, repository_name: str, owner: str) -> Upload:
     """The session, if it belongs to this repository and principal; BLOB_UPLOAD_UNKNOWN otherwise."""
     try:
         key = uuid.UUID(upload_id)
     except ValueError as exc:
         raise BlobUploadUnknown() from exc
-    upload = Upload.objects.filter(pk=key, repository__name=repository_name, owner=owner).first()
+    upload = (
+        Upload.objects.filter(pk=key, repository__name=repository_name, owner=owner)
+        .select_related("repository")
+        .annotate(quota_hard=_quota_hard)  # completion's early quota check needs no query of its own
+        .first()
+    )
     if upload is None:
         raise BlobUploadUnknown()
     return upload
@@ -131,11 +140,16 @@ def upload_range(upload: Upload) -> str:
 
 def upload_complete(*, upload: Upload, digest: Digest, chunks: Iterable[bytes] | None, length: int | None) -> Blob:
     """Take an optional last chunk, verify the digest, commit the blob; the session is gone after."""
+    if upload.size == 0 and chunks is not None and length != 0:
+        # The whole blob in the completing PUT (what docker and containerd send): stored and verified
+        # while it streams, as a monolithic push is, with the session's row deleted in the same commit.
+        return _blob_push(repository=upload.repository, digest=digest, chunks=chunks, length=length, session=upload)
     if chunks is not None and length != 0:
         upload = upload_append(upload=upload, chunks=chunks, start=None, length=length)
     store = blob_store()
     with store.upload_lock(upload.id):
-        current = Upload.objects.filter(pk=upload.pk).select_related("repository").first()
+        current = Upload.objects.filter(pk=upload.pk).select_related("repository").annotate(quota_hard=_quota_hard)
+        current = current.first()
         if current is None:
             raise BlobUploadUnknown()
         if digest.algorithm == "sha256" and (current.sha256_so_far or current.size == 0):
@@ -148,19 +162,20 @@ def upload_complete(*, upload: Upload, digest: Digest, chunks: Iterable[bytes] |
             _upload_destroy(current)
             raise DigestInvalid(detail={"expected": str(digest), "actual": f"{digest.algorithm}:{actual}"})
         try:
-            quota_check(project_id=current.repository.project_id, digest=str(digest), size=current.size)
+            quota_check(
+                project_id=current.repository.project_id, digest=str(digest), size=current.size, hard=current.quota_hard
+            )
         except Denied:
             _upload_destroy(current)  # refused before commit: none of its bytes remain
             raise
         try:
-            with transaction.atomic():
-                blob = blob_record(
-                    digest=digest,
-                    size=current.size,
-                    repository=current.repository,
-                    commit=lambda: _commit(store, current.pk, parts=current.parts, size=current.size, digest=digest),
-                )
-                Upload.objects.filter(pk=current.pk).delete()
+            blob = blob_record(
+                digest=digest,
+                size=current.size,
+                repository=current.repository,
+                commit=lambda: _commit(store, current.pk, parts=current.parts, size=current.size, digest=digest),
+                also=lambda: Upload.objects.filter(pk=current.pk).delete(),  # in the blob's transaction
+            )
         except Denied:
             # The quota filled up since the check: the session is over either way. The committed
             # blob has no row and no link now; garbage collection removes its bytes.
@@ -173,14 +188,25 @@ def blob_push_monolithic(
     *, repository: Repository, digest: Digest, chunks: Iterable[bytes], length: int | None
 ) -> Blob:
     """`POST ?digest=`: the whole blob in one request, without a session row."""
+    return _blob_push(repository=repository, digest=digest, chunks=chunks, length=length, session=None)
+
+
+def _blob_push(
+    *, repository: Repository, digest: Digest, chunks: Iterable[bytes], length: int | None, session: Upload | None
+) -> Blob:
+    """Store a whole blob from one body: hashed while written, verified, charged, committed with its link.
+
+    With a `session` (a completing PUT into an empty one), its data file is written and its row is
+    deleted in the blob's transaction; a digest mismatch or a quota refusal ends the session too
+    (dist-spec), an interrupted or short body leaves it empty and resumable."""
     store = blob_store()
-    temp_id = uuid.uuid4()
+    upload_id = session.pk if session is not None else uuid.uuid4()
     hasher = digest.hasher()
     body = BodyReader(chunks, hasher, limit=length)
     parts: list = []
     try:
-        with store.upload_lock(temp_id):
-            part = store.upload_append(temp_id, start=0, body=body)
+        with store.upload_lock(upload_id):
+            part = store.upload_append(upload_id, start=0, body=body)
             if part:
                 parts.append([part, body.count])
             if length is not None and body.count != length:
@@ -189,18 +215,29 @@ def blob_push_monolithic(
                 raise DigestInvalid(
                     detail={"expected": str(digest), "actual": f"{digest.algorithm}:{hasher.hexdigest()}"}
                 )
-            quota_check(project_id=repository.project_id, digest=str(digest), size=body.count)
+            quota_check(
+                project_id=repository.project_id,
+                digest=str(digest),
+                size=body.count,
+                hard=getattr(session, "quota_hard", None),
+            )
             return blob_record(
                 digest=digest,
                 size=body.count,
                 repository=repository,
-                commit=lambda: _commit(store, temp_id, parts=parts, size=body.count, digest=digest),
+                commit=lambda: _commit(store, upload_id, parts=parts, size=body.count, digest=digest),
+                also=None if session is None else lambda: Upload.objects.filter(pk=upload_id).delete(),
             )
     except BodyTooLong as exc:
-        store.upload_delete(temp_id, parts=parts)
+        store.upload_delete(upload_id, parts=parts)
         raise SizeInvalid("body is longer than Content-Length") from exc
+    except (DigestInvalid, Denied):
+        store.upload_delete(upload_id, parts=parts)
+        if session is not None:
+            Upload.objects.filter(pk=upload_id).delete()
+        raise
     except BaseException:
-        store.upload_delete(temp_id, parts=parts)
+        store.upload_delete(upload_id, parts=parts)
         raise
 
 

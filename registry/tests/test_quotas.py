@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django_celery_beat.models import PeriodicTask
 
 from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, events_captured
 from common.models import Execution, ExecutionStatus
-from projects.models import Quota
+from projects.models import Quota, QuotaDelta
+from projects.quotas import quota_fold, quota_pending
 from projects.services import project_create
 from projects.tests.factories import ProjectFactory
 from registry import tasks
@@ -23,12 +25,12 @@ from registry.quotas import (
     QuotaDrift,
     QuotaExceeded,
     project_usage,
-    quota_lock,
     quota_reconcile,
     quota_release_unlinked,
 )
 from registry.services import uploads
-from registry.services.blobs import blob_mount, blob_record, blob_unlink
+from registry.services.artifacts import repository_delete
+from registry.services.blobs import BLOB_LOCK_CLASS, blob_mount, blob_record, blob_unlink
 from registry.services.uploads import blob_push_monolithic, upload_append, upload_complete, upload_start
 from registry.storage import FilesystemBlobStore, blob_name, blob_store
 from registry.tests.factories import BlobFactory, RepositoryBlobFactory, RepositoryFactory
@@ -62,7 +64,14 @@ def _project(name: str, limit: int | None = None):  # noqa: ANN202
 
 
 def _used(project) -> int:  # noqa: ANN001
+    quota_fold(project_id=project.pk)  # pending deltas of pushes into `used`
     return Quota.objects.get(project=project).used
+
+
+def _drift(project, used: int) -> None:  # noqa: ANN001
+    """Make the recorded usage wrong: `used` set to a value, with no delta pending."""
+    quota_fold(project_id=project.pk)
+    Quota.objects.filter(project=project).update(used=used)
 
 
 def _record(data: bytes, repository):  # noqa: ANN001, ANN202
@@ -163,10 +172,9 @@ def test_release_after_a_repository_delete():
     from django.db import transaction
 
     with transaction.atomic():
-        quota = quota_lock(project_id=alpha.pk)
         blob_ids = list(RepositoryBlob.objects.filter(repository=a1).values_list("blob_id", flat=True))
         a1.delete()
-        assert quota_release_unlinked(quota=quota, blob_ids=blob_ids) == 70
+        assert quota_release_unlinked(project_id=alpha.pk, blob_ids=blob_ids) == 70
     assert _used(alpha) == 60 == project_usage(project_id=alpha.pk)
 
 
@@ -299,6 +307,137 @@ def test_concurrent_pushes_cannot_both_fit():
     assert _used(alpha) == 60 == project_usage(project_id=alpha.pk)
 
 
+def _lock_waiters(pids: dict) -> int:
+    """How many of the threads' sessions wait on a lock (pg_locks covers the whole server: other
+    databases' sessions are left out)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)", [list(pids.values())]
+        )
+        return cursor.fetchone()[0]
+
+
+def _until(condition, what: str) -> None:  # noqa: ANN001
+    """Poll PostgreSQL's live lock table (or a thread) until `condition()`; never a timing assertion."""
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def _in_thread(target, results: dict, key: str, pids: dict) -> threading.Thread:  # noqa: ANN001
+    started = threading.Event()
+
+    def run() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids[key] = cursor.fetchone()[0]
+            started.set()
+            results[key] = target()
+        except Exception as exc:  # noqa: BLE001 - the outcome under test
+            results[key] = exc
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert started.wait(30)
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_pushes_into_a_project_without_a_limit_do_not_wait_for_each_other():
+    """A push whose transaction is still open doesn't hold up another push into the same project."""
+    alpha, (a1, a2, _a3) = _project("alpha")
+    charged, finish, results, pids = threading.Event(), threading.Event(), {}, {}
+
+    def slow_push() -> None:
+        with transaction.atomic():
+            _record(b"slow" * 10, a1)
+            charged.set()  # linked and charged; the transaction stays open until told
+            finish.wait(30)
+
+    slow = _in_thread(slow_push, results, "slow", pids)
+    assert charged.wait(30)
+    fast = _in_thread(lambda: _record(b"fast" * 5, a2), results, "fast", pids)
+    # Either the second push finishes, or it queues on a lock (as it did on the Quota row before).
+    _until(lambda: not fast.is_alive() or _lock_waiters(pids) > 0, "the second push neither finished nor waited")
+    assert not fast.is_alive(), "the second push waited for the first one's transaction"
+    finish.set()
+    slow.join()
+    assert not isinstance(results["slow"], Exception), results["slow"]
+    assert not isinstance(results["fast"], Exception), results["fast"]
+    assert _used(alpha) == 60 == project_usage(project_id=alpha.pk)
+
+
+def _unlink(repository, data: bytes):  # noqa: ANN001, ANN202
+    return lambda: blob_unlink(digest=Digest.of(data), repository_name=repository.name)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks need PostgreSQL")
+@pytest.mark.parametrize("remover", ["unlink", "repository delete"])
+@pytest.mark.parametrize("first", ["remove", "push"])
+def test_removing_the_last_link_while_pushing_the_blob_elsewhere_keeps_usage_exact(remover, first):
+    """The last link of a blob in a project goes while a push links it in another repository: in
+    either order, the project pays for the blob exactly while it is linked (both wait on its digest)."""
+    alpha, (a1, a2, _a3) = _project("alpha")
+    data = b"shared" * 20
+    _record(data, a1)
+    assert _used(alpha) == 120
+    remove = _unlink(a1, data) if remover == "unlink" else (lambda: repository_delete(repository=a1))
+    push = lambda: _record(data, a2)  # noqa: E731
+    holder = connections.create_connection("default")
+    try:
+        with holder.cursor() as cursor:  # hold the digest so both queue behind it, in the chosen order
+            cursor.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [BLOB_LOCK_CLASS, str(Digest.of(data))])
+        results: dict = {}
+        pids: dict = {}
+        order = [("remove", remove), ("push", push)] if first == "remove" else [("push", push), ("remove", remove)]
+        threads = []
+        for waiting, (key, target) in enumerate(order, start=1):
+            threads.append(_in_thread(target, results, key, pids))
+            _until(lambda n=waiting: _lock_waiters(pids) >= n, f"{key} never queued on the digest")
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+        for thread in threads:
+            thread.join()
+    finally:
+        holder.close()
+    assert not any(isinstance(r, Exception) for r in results.values()), results
+    assert RepositoryBlob.objects.filter(repository=a2).count() == 1
+    assert _used(alpha) == 120 == project_usage(project_id=alpha.pk)
+
+
+def test_fold_moves_pending_deltas_into_used_and_keeps_usage():
+    alpha, (a1, a2, _a3) = _project("alpha")
+    beta, (b1, _b2, _b3) = _project("beta")
+    _record(b"a" * 10, a1)
+    _record(b"b" * 20, a2)
+    _record(b"c" * 40, b1)
+    blob_unlink(digest=Digest.of(b"a" * 10), repository_name=a1.name)
+    assert QuotaDelta.objects.count() == 4  # three charges and a release, no Quota row touched
+    assert Quota.objects.get(project=alpha).used == Quota.objects.get(project=beta).used == 0
+    assert (quota_pending(project_id=alpha.pk), quota_pending(project_id=beta.pk)) == (20, 40)
+    assert quota_fold() == 2
+    assert not QuotaDelta.objects.exists()
+    assert (Quota.objects.get(project=alpha).used, Quota.objects.get(project=beta).used) == (20, 40)
+    assert quota_fold() == 0
+
+
+def test_fold_runs_every_minute_from_beat():
+    task = PeriodicTask.objects.get(name="Fold pending quota changes")
+    assert task.task == tasks.QUOTA_FOLD == tasks.quota_fold_run.name
+    assert (task.interval.every, task.interval.period) == (1, "minutes")
+    assert task.enabled
+    alpha, (a1, _a2, _a3) = _project("alpha")
+    _record(b"z" * 9, a1)
+    assert tasks.quota_fold_run() == 1
+    assert Quota.objects.get(project=alpha).used == 9
+
+
 # --- reconcile -------------------------------------------------------------------------------
 
 
@@ -309,7 +448,7 @@ def test_reconcile_dry_run_reports_and_fix_repairs():
     _record(b"1" * 40, a2)
     _record(b"2" * 5, b1)
     RepositoryBlobFactory(repository=a2, blob=BlobFactory(content=b"3" * 7))  # linked behind the services' back
-    Quota.objects.filter(project=beta).update(used=999)
+    _drift(beta, 999)
     bare = ProjectFactory(name="bare")  # no Quota row at all
     expected = [
         QuotaDrift(alpha.pk, "alpha", 40, 47),
@@ -336,7 +475,7 @@ def test_reconcile_scan_is_one_query_whatever_the_number_of_projects(django_asse
 def test_reconcile_task_records_an_execution(monkeypatch):
     alpha, (a1, _a2, _a3) = _project("alpha")
     _record(b"t" * 12, a1)
-    Quota.objects.filter(project=alpha).update(used=1)
+    _drift(alpha, 1)
     execution = Execution.objects.get(pk=tasks.quota_reconcile_run(trigger="MANUAL", dry_run=True))
     assert (execution.kind, execution.trigger, execution.dry_run) == ("quota_reconcile", "MANUAL", True)
     assert execution.status == ExecutionStatus.SUCCEEDED

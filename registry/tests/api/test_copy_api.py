@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from common.testing.api import basic_client
-from projects.models import Quota, Role
+from projects.models import Role
+from projects.quotas import quota_usage
 from projects.services import member_set, project_create
 from registry.models import Artifact, ArtifactReference, Repository, RepositoryBlob, Tag
 from registry.tests.api import builders
@@ -65,7 +66,7 @@ def test_copy_index_by_tag_into_another_project(source, target):
     )
     linked = set(RepositoryBlob.objects.filter(repository=copied_repo).values_list("blob_id", flat=True))
     assert needed <= linked
-    assert Quota.objects.get(project=target).used > 0
+    assert quota_usage(project_id=target.pk) > 0
     listed = basic_client("developer").get(
         f"{API}/projects/prod/repositories/team%252Fapp/artifacts/1.0?with_accessory=true"
     )

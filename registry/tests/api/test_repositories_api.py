@@ -6,6 +6,7 @@ import pytest
 
 from common.testing.api import basic_client
 from projects.models import Quota
+from projects.quotas import quota_usage
 from projects.services import project_create
 from registry.models import Artifact, ArtifactReference, Blob, Repository, RepositoryBlob, Tag
 from registry.tests.api import builders
@@ -121,8 +122,8 @@ def test_update_description(content):
 
 def test_delete_repository_with_artifacts_tags_and_quota(content):
     nested = content["nested"]
-    quota = Quota.objects.get(project__name="lib")
-    used_before = quota.used
+    lib = Quota.objects.get(project__name="lib").project_id
+    used_before = quota_usage(project_id=lib)
     nested_blobs = set(RepositoryBlob.objects.filter(repository=nested).values_list("blob_id", flat=True))
     nested_size = sum(Blob.objects.filter(pk__in=nested_blobs).values_list("size", flat=True))
     url = f"{API}/projects/lib/repositories/team%252Fapi"
@@ -134,7 +135,6 @@ def test_delete_repository_with_artifacts_tags_and_quota(content):
     assert not Artifact.objects.filter(repository_id=nested.pk).exists()
     assert not Tag.objects.filter(repository_id=nested.pk).exists()
     assert not ArtifactReference.objects.filter(parent__repository_id=nested.pk).exists()
-    quota.refresh_from_db()
-    assert quota.used == used_before - nested_size
+    assert quota_usage(project_id=lib) == used_before - nested_size
     assert basic_client("maintainer").delete(url).status_code == 404
     assert Repository.objects.filter(name="lib/app").exists()
