@@ -33,6 +33,9 @@ if EMBEDDED:
 # would cost more than the queries of a manifest GET.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("HARBOR_DATABASE_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend with a health check that sends nothing (harbor_site/db/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "harbor_site.db.postgresql"
 
 # --- secrets ------------------------------------------------------------
 SECRET_KEY = env.str("HARBOR_SECRET_KEY", default="")
