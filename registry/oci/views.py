@@ -226,6 +226,8 @@ class UploadStartView(RegistryView):
         # distribution: a mount's challenge also names pull on the source, so a client that asks
         # for what the challenge lists gets a token that allows the mount (not a re-upload).
         self.require("push", also=(f"repository:{source_name.full}:pull",) if source_name else ())
+        if not (mount and source) and not request.GET.get("digest"):  # a session: what clients do most
+            return self._session()
         repository = repository_ensure(name=self.name)
         if mount and source:
             blob = self._mount(Digest.parse(mount), source_name, repository) if source_name else None
@@ -239,9 +241,10 @@ class UploadStartView(RegistryView):
             )
             return _blob_created(self.name, digest)
         upload = upload_services.upload_start(repository=repository, owner=self.auth.subject)
-        response = HttpResponse(status=202, headers=_upload_headers(self.name, upload))
-        response["Content-Length"] = "0"
-        return response
+        return _session_started(self.name, upload)
+
+    def _session(self) -> HttpResponse:
+        return _session_started(self.name, upload_services.upload_open(name=self.name, owner=self.auth.subject))
 
     def _mount(self, digest: Digest, source_name: RepositoryName, repository):  # noqa: ANN001, ANN202
         # dist-spec: mounting needs pull on the source; without it, or with a `from` that names no
@@ -251,6 +254,12 @@ class UploadStartView(RegistryView):
         except RegistryError:
             return None
         return blob_services.blob_mount(digest=digest, source=source_name.full, repository=repository)
+
+
+def _session_started(name: RepositoryName, upload) -> HttpResponse:  # noqa: ANN001
+    response = HttpResponse(status=202, headers=_upload_headers(name, upload))
+    response["Content-Length"] = "0"
+    return response
 
 
 def _source_name(value: str | None) -> RepositoryName | None:

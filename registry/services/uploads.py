@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -25,8 +26,10 @@ from projects.models import Quota
 from registry.digest import Digest
 from registry.errors import BlobUploadUnknown, Denied, DigestInvalid, RangeInvalid, SizeInvalid
 from registry.models import Blob, Repository, Upload
+from registry.names import RepositoryName
 from registry.quotas import quota_check
 from registry.services.blobs import blob_record
+from registry.services.repositories import repository_ensure
 from registry.storage import BlobStore, BodyReader, BodyTooLong, blob_store, sha256_of
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,28 @@ def _hasher_drop(upload_id: uuid.UUID) -> None:
 def upload_start(*, repository: Repository, owner: str) -> Upload:
     """Open an upload session bound to the repository and the principal."""
     return Upload.objects.create(repository=repository, owner=owner)
+
+
+def upload_open(*, name: RepositoryName, owner: str) -> Upload:
+    """Open a session in the named repository: one statement when it exists, else it is created first."""
+    upload = Upload(owner=owner, created=timezone.now())
+    upload.updated = upload.created
+    fields = {f.attname: f for f in Upload._meta.concrete_fields}
+    values = [
+        fields[key].get_db_prep_save(getattr(upload, key), connection)
+        for key in ("id", "owner", "size", "parts", "sha256_so_far", "created", "updated")
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO registry_upload (id, owner, size, parts, sha256_so_far, created, updated, repository_id) "
+            "SELECT %s, %s, %s, %s, %s, %s, %s, id FROM registry_repository WHERE name = %s RETURNING repository_id",
+            [*values, name.full],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return upload_start(repository=repository_ensure(name=name), owner=owner)
+    upload.repository_id = row[0]
+    return upload
 
 
 _quota_hard = Subquery(Quota.objects.filter(project_id=OuterRef("repository__project_id")).values("hard")[:1])
