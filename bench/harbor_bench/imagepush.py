@@ -70,6 +70,7 @@ class PushResult:
     kind_lat: dict[str, list[float]]  # seconds, sorted, of the requests completed inside the window
     probes: dict[str, float] = field(default_factory=dict)  # after - before, per probe
     images_total: int = 0  # including warm-up and the images finished after the window
+    client_cpu: float = 0.0  # CPU seconds of all client processes while pushing images_total
     threads: list[int] = field(default_factory=list)  # threads per process
 
 
@@ -171,6 +172,7 @@ def _process_main(job: PushJob, index: int, nthreads: int, ready_q, go, start_at
         return
     t_start = start_at.value
     stop = t_start + job.warmup + job.duration
+    cpu0 = time.process_time()
     images: list[tuple[float, float]] = []
     kinds: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
     errors: list[str] = []
@@ -207,7 +209,8 @@ def _process_main(job: PushJob, index: int, nthreads: int, ready_q, go, start_at
     for t in threads:
         t.join()
     c.close()
-    result_q.put({"index": index, "images": images, "kinds": kinds, "errors": errors})
+    cpu = time.process_time() - cpu0
+    result_q.put({"index": index, "images": images, "kinds": kinds, "errors": errors, "cpu": cpu})
 
 
 def _queue_get(q, procs: list, timeout: float, what: str):
@@ -281,5 +284,6 @@ def run_image_push(job: PushJob, probes: dict[str, Callable[[], float]] | None =
         kind_lat=kind_lat,
         probes={k: after[k] - before[k] for k in probes},
         images_total=len(images),
+        client_cpu=sum(r["cpu"] for r in results),
         threads=split,
     )

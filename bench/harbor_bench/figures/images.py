@@ -162,6 +162,8 @@ def _measure(b: Bench, t: str, run: Run, figs: dict[str, Figure]) -> None:
         p99_ms=_ms(p99),
         server_cpu_ms_per_image=None if cpu is None else round(cpu, 2),
         db_cpu_ms_per_image=None if db_cpu is None else round(db_cpu, 2),
+        # the load generator's own cost, to see how much of the box it takes from the server
+        client_cpu_ms_per_image=round(res.client_cpu * 1000 / res.images_total, 2),
         requests=kinds,
     )
     if "p50" in figs:
