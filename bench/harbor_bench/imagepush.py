@@ -11,11 +11,14 @@ started with "spawn" because the parent already runs threads.
 
 Timing: every process fetches its tokens first (ours answers with a Bearer challenge; one token
 per repository, cached by the process for its threads), then all threads start at one instant of
-CLOCK_MONOTONIC (system-wide, so comparable across processes) and push for warmup + duration
-seconds, finishing the image in hand. Only what completes inside the window
-[start + warmup, start + warmup + duration] is counted, so connection set-up and the first
-requests of each worker do not dilute the rate. For new repositories (`new_repo_project`) the token
-for each fresh repository is fetched inside the image, as a client must.
+CLOCK_MONOTONIC (system-wide, so comparable across processes). The measured window opens once
+`warmup` seconds have passed and every thread has finished its first image: all threads start
+together, so at c=64 the first images all end together after seconds, and a window opened before
+would see none of them. The window lasts `duration` seconds; threads then finish the image in
+hand and stop. Only images (and requests) that complete inside the window are counted, so
+connection set-up and the first requests do not dilute the rate. For new repositories
+(`new_repo_project`) the token for each fresh repository is fetched inside the image, as a client
+must.
 """
 
 from __future__ import annotations
@@ -46,6 +49,17 @@ KINDS = {
 }
 START_DELAY = 0.3  # seconds between "all processes ready" and the common start instant
 SETUP_TIMEOUT = 300.0
+WARMUP_TIMEOUT = 120.0  # every thread must finish one image within this
+
+
+@dataclass
+class _Shared:
+    """What the parent and the client processes share (handed to each process when it is spawned)."""
+
+    go: object  # Event: set once every process is ready (or on failure)
+    start_at: object  # Value d: the common start instant; 0 = do not start
+    stop_at: object  # Value d: no new image after this instant; 0 = not known yet (window not open)
+    warmed: object  # Value i: threads that have finished their first image (or given up)
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,7 @@ class PushResult:
     image_lat: list[float]  # seconds, sorted, of the images completed inside the window
     kind_lat: dict[str, list[float]]  # seconds, sorted, of the requests completed inside the window
     probes: dict[str, float] = field(default_factory=dict)  # after - before, per probe
+    warmup_s: float = 0.0  # from the common start to the window (warmup, or longer: see above)
     images_total: int = 0  # including warm-up and the images finished after the window
     client_cpu: float = 0.0  # CPU seconds of all client processes while pushing images_total
     threads: list[int] = field(default_factory=list)  # threads per process
@@ -157,7 +172,7 @@ def push_image(c: RegistryClient, repo: str, tag: str, rec: _Recorder, new_repo:
     rec.timed("manifest_put", t0)
 
 
-def _process_main(job: PushJob, index: int, nthreads: int, ready_q, go, start_at, result_q) -> None:
+def _process_main(job: PushJob, index: int, nthreads: int, shared: _Shared, ready_q, result_q) -> None:
     """One client process: set up, wait for the common start, push with nthreads threads, send the timings."""
     try:
         c = RegistryClient(f"push client {index}", job.base_url, job.user, job.password)
@@ -168,10 +183,9 @@ def _process_main(job: PushJob, index: int, nthreads: int, ready_q, go, start_at
         ready_q.put((index, f"{type(e).__name__}: {e}"))
         return
     ready_q.put((index, None))
-    if not go.wait(SETUP_TIMEOUT) or start_at.value <= 0:
+    if not shared.go.wait(SETUP_TIMEOUT) or shared.start_at.value <= 0:
         return
-    t_start = start_at.value
-    stop = t_start + job.warmup + job.duration
+    t_start = shared.start_at.value
     cpu0 = time.process_time()
     images: list[tuple[float, float]] = []
     kinds: dict[str, list[tuple[float, float]]] = {k: [] for k in KINDS}
@@ -183,7 +197,7 @@ def _process_main(job: PushJob, index: int, nthreads: int, ready_q, go, start_at
         rec, mine = _Recorder(), []
         time.sleep(max(0.0, t_start - time.monotonic()))
         n = 0
-        while time.monotonic() < stop:
+        while (stop := shared.stop_at.value) == 0 or time.monotonic() < stop:
             if job.repos:
                 repo = job.repos[(g + n * job.concurrency) % len(job.repos)]
             else:
@@ -195,9 +209,13 @@ def _process_main(job: PushJob, index: int, nthreads: int, ready_q, go, start_at
             except Exception as e:  # a failed image ends this thread; the figure reports it
                 with lock:
                     errors.append(f"{type(e).__name__}: {e}"[:400])
+                if n == 0:
+                    _add(shared.warmed)
                 break
             mine.append((t0, time.monotonic()))
             n += 1
+            if n == 1:
+                _add(shared.warmed)
         with lock:
             images.extend(mine)
             for k, v in rec.kinds.items():
@@ -211,6 +229,11 @@ def _process_main(job: PushJob, index: int, nthreads: int, ready_q, go, start_at
     c.close()
     cpu = time.process_time() - cpu0
     result_q.put({"index": index, "images": images, "kinds": kinds, "errors": errors, "cpu": cpu})
+
+
+def _add(value) -> None:
+    with value.get_lock():
+        value.value += 1
 
 
 def _queue_get(q, procs: list, timeout: float, what: str):
@@ -239,9 +262,9 @@ def run_image_push(job: PushJob, probes: dict[str, Callable[[], float]] | None =
     split = [job.concurrency // nproc + (1 if i < job.concurrency % nproc else 0) for i in range(nproc)]
     ctx = mp.get_context("spawn")
     ready_q, result_q = ctx.Queue(), ctx.Queue()
-    go, start_at = ctx.Event(), ctx.Value("d", 0.0)
+    shared = _Shared(ctx.Event(), ctx.Value("d", 0.0), ctx.Value("d", 0.0), ctx.Value("i", 0))
     procs = [
-        ctx.Process(target=_process_main, args=(job, i, n, ready_q, go, start_at, result_q), daemon=True)
+        ctx.Process(target=_process_main, args=(job, i, n, shared, ready_q, result_q), daemon=True)
         for i, n in enumerate(split)
     ]
     for p in procs:
@@ -255,17 +278,28 @@ def run_image_push(job: PushJob, probes: dict[str, Callable[[], float]] | None =
         if setup_errors:
             raise BenchError(f"client set-up failed: {setup_errors[0]}")
         t_start = time.monotonic() + START_DELAY
-        start_at.value = t_start
-        go.set()
-        w0 = t_start + job.warmup
-        w1 = w0 + job.duration
-        _sleep_until(w0)
+        shared.start_at.value = t_start
+        shared.go.set()
+        _sleep_until(t_start + job.warmup)
+        while shared.warmed.value < job.concurrency:
+            if time.monotonic() > t_start + WARMUP_TIMEOUT:
+                raise BenchError(
+                    f"warm-up: {shared.warmed.value} of {job.concurrency} clients finished an image "
+                    f"in {WARMUP_TIMEOUT:.0f} s"
+                )
+            time.sleep(0.01)
+        w0 = time.monotonic()
         before = {k: f() for k, f in probes.items()}
+        w1 = w0 + job.duration
+        shared.stop_at.value = w1
         _sleep_until(w1)
         after = {k: f() for k, f in probes.items()}
         results = [_queue_get(result_q, procs, job.duration + SETUP_TIMEOUT, "pushing") for _ in procs]
     finally:
-        go.set()  # releases processes still waiting when set-up failed (start_at stays 0: they return)
+        # on failure: processes still waiting see start_at 0 and return; pushing ones stop
+        if not shared.stop_at.value:
+            shared.stop_at.value = 1.0
+        shared.go.set()
         for p in procs:
             p.join(timeout=15)
             if p.is_alive():
@@ -285,5 +319,6 @@ def run_image_push(job: PushJob, probes: dict[str, Callable[[], float]] | None =
         probes={k: after[k] - before[k] for k in probes},
         images_total=len(images),
         client_cpu=sum(r["cpu"] for r in results),
+        warmup_s=w0 - t_start,
         threads=split,
     )

@@ -157,6 +157,7 @@ def _measure(b: Bench, t: str, run: Run, figs: dict[str, Figure]) -> None:
         images=res.images,
         images_total=res.images_total,
         window_s=b.duration,
+        warmup_s=round(res.warmup_s, 2),
         clients=f"{len(res.threads)} processes x {'/'.join(map(str, res.threads))} threads",
         p50_ms=_ms(p50),
         p99_ms=_ms(p99),
