@@ -75,8 +75,8 @@ def parse_args(argv=None):
     p.add_argument(
         "--push-procs",
         type=int,
-        default=4,
-        help="client processes for the image push figures (default 4; never more than the concurrency)",
+        default=min(4, os.cpu_count() or 1),
+        help="client processes for the image push figures (default min(4, CPUs); never more than the concurrency)",
     )
     p.add_argument(
         "--tests",
