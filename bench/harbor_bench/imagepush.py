@@ -1,6 +1,6 @@
 """Image push load generator: client processes, each with threads pushing whole images the way docker does.
 
-One image is a unique config blob (a valid OCI image config, ~1.5 KB), one unique 2 KB layer blob
+One image is a unique config blob (a valid OCI image config, ~1.1 KB), one unique 2 KB layer blob
 and an OCI manifest pushed by tag. Per blob: HEAD (404), POST uploads/ (202 + Location),
 PUT <Location>?digest= with the body (201); then PUT manifests/<tag> (201).
 
