@@ -14,6 +14,9 @@ Figures (for each server, in the same run):
   7. tags/list latency with N tags: full list, n=100 Link walk    ms
   8. peak RSS growth of the server process tree during a 1 GiB
      streamed PATCH (one request, generator body)                 MiB
+  9-12. image push (config + layer + manifest, as docker does) into
+     one repository at c=1/16/64, 64 repositories, 8 projects and a
+     new repository per image: images/s, p50/p99, CPU per image   img/s, ms
 
 MB = 10^6 bytes; blob sizes are given in MiB.
 
@@ -23,10 +26,12 @@ Modules:
   data       random blob files and streamed bodies
   procs      process trees, RSS of a tree, pid of a listening socket, RssSampler
   servers    starting / stopping our server (gunicorn) and docker-registry
+  configs    the configurations of ours (sqlite, postgres + redis): databases made and dropped
+  imagepush  the image push load generator (client processes x threads, measured window)
   loadtools  wrk, ab, Python-thread and curl load generators
-  results    Figure: one row of the table
+  results    Figure: one row of the table; DetailTable: the second table
   runner     Bench: the state shared by the figures (clients, blobs, sizes, recording)
-  figures/   the measurements: blobs, manifests, head, tags, rss
+  figures/   the measurements: blobs, manifests, head, tags, rss, images
   report     the table, tool versions, the JSON document
   cli        argument parsing and orchestration
 """

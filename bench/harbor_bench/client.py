@@ -119,7 +119,8 @@ class RegistryClient:
             params["service"] = self.challenge["service"]
         if scope:
             params["scope"] = scope
-        r = httpx.get(realm, params=params, headers={"Authorization": self.basic}, timeout=30)
+        # over this thread's keep-alive pool, as docker does (not a new connection per token)
+        r = self.http.get(realm, params=params, headers={"Authorization": self.basic}, timeout=30)
         expect(r, 200, what=f"{self.name} token request")
         data = r.json()
         token = data.get("token") or data.get("access_token")

@@ -20,9 +20,25 @@ REPO_MAIN = "library/bench"
 REPO_TAGS = "library/bench-tags"
 TAG_FMT = "t%05d"  # must match the "get" mode of wrk_ops.lua (prefix "t" + %05d)
 
+# Targets: "reference" is docker-registry; ours is "ours" when attached to with --ours-url, else
+# "ours-<configuration>" (ours-sqlite, ours-postgres), one per --ours-configs entry.
 OURS = "ours"
 REF = "reference"
-TARGET_TITLES = {OURS: "ours", REF: "docker-registry"}
+
+
+def ours_key(config: str | None) -> str:
+    return f"{OURS}-{config}" if config else OURS
+
+
+def is_ours(target: str) -> bool:
+    return target == OURS or target.startswith(OURS + "-")
+
+
+def target_title(target: str) -> str:
+    if target == REF:
+        return "docker-registry"
+    config = target.removeprefix(OURS).lstrip("-")
+    return f"ours ({config})" if config else OURS
 
 
 class BenchError(Exception):

@@ -1,4 +1,4 @@
-"""Process trees under /proc: RSS of a tree, the pid holding a listen socket, an RSS sampler thread."""
+"""Process trees under /proc: RSS and CPU of a tree, CPU by command name, the pid of a listen socket, RssSampler."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import threading
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def _proc_parents() -> dict[int, int]:
@@ -44,6 +45,37 @@ def tree_rss(root: int) -> tuple[int, int]:
         except (OSError, ValueError, IndexError):
             continue
     return total, n
+
+
+def _stat_cpu(pid: int | str) -> tuple[str, int] | None:
+    """(comm, utime+stime+cutime+cstime in clock ticks) of one process, None when it is gone.
+
+    The children's times (cutime, cstime) count a worker that exits between two samples: its
+    CPU moves from its own utime into its parent's cutime when reaped, so the sum stays whole.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            s = f.read()
+    except OSError:
+        return None
+    comm = s[s.index(b"(") + 1 : s.rindex(b")")].decode(errors="replace")
+    fields = s[s.rindex(b")") + 2 :].split()
+    # after ")": state(0) ... utime(11) stime(12) cutime(13) cstime(14), proc(5) numbering minus 3
+    return comm, sum(int(x) for x in fields[11:15])
+
+
+def tree_cpu_ticks(root: int) -> int:
+    """CPU (clock ticks) used so far by the process tree under root."""
+    return sum(c[1] for pid in process_tree(root) if (c := _stat_cpu(pid)))
+
+
+def comm_cpu_ticks(comm: str) -> int:
+    """CPU (clock ticks) used so far by every process whose command name is comm (e.g. all of PostgreSQL)."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if d.isdigit() and (c := _stat_cpu(d)) and c[0] == comm:
+            total += c[1]
+    return total
 
 
 def pid_listening_on(port: int) -> int | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from harbor_bench.common import OURS, REF, REPO_ROOT, BenchError, log
+from harbor_bench.common import REF, REPO_ROOT, BenchError, log
 from harbor_bench.procs import pid_listening_on
 
 
@@ -52,6 +52,8 @@ class Server:
         self.proc: subprocess.Popen | None = None
         self._pid = pid
         self.version = ""
+        # command name of a local database server whose CPU is charged to this one (comm_cpu_ticks)
+        self.db_cpu_comm: str | None = None
 
     @property
     def pid(self) -> int | None:
@@ -143,8 +145,9 @@ auth:
     return srv
 
 
-def start_ours(workdir: Path, database_url: str | None, ready_timeout: float) -> Server:
-    d = workdir / "ours"
+def start_ours(workdir: Path, key: str, env_extra: dict[str, str], ready_timeout: float) -> Server:
+    """Start ours as target `key` in workdir/<key>, with env_extra (HARBOR_DATABASE_URL, HARBOR_BROKER_URL...)."""
+    d = workdir / key
     d.mkdir(parents=True)
     port = free_port()
     password = secrets.token_urlsafe(18)
@@ -165,8 +168,7 @@ def start_ours(workdir: Path, database_url: str | None, ready_timeout: float) ->
             "HARBOR_EXTERNAL_URL": f"http://127.0.0.1:{port}",
         }
     )
-    if database_url:
-        env["HARBOR_DATABASE_URL"] = database_url
+    env.update(env_extra)
     logf = d / "server.log"
     with open(d / "setup.log", "wb") as setup_log:
         for cmd in (["manage.py", "migrate", "--noinput"], ["manage.py", "harbor_bootstrap"]):
@@ -184,8 +186,10 @@ def start_ours(workdir: Path, database_url: str | None, ready_timeout: float) ->
                     f"`{' '.join(cmd)}` failed (rc {r.returncode}):\n"
                     + (d / "setup.log").read_text(errors="replace")[-3000:]
                 )
-    srv = Server(OURS, f"http://127.0.0.1:{port}", "admin", password)
-    srv.version = "gunicorn harbor_site.wsgi" + (" (HARBOR_DATABASE_URL set)" if database_url else "")
+    srv = Server(key, f"http://127.0.0.1:{port}", "admin", password)
+    srv.version = (
+        "gunicorn harbor_site.wsgi" + "".join(f" {k}" for k in sorted(env_extra)) + (" set" if env_extra else "")
+    )
     cmd = [gunicorn, "-c", "harbor_site/gunicorn_conf.py"]
     try:  # gunicorn >= 24 has a control socket at a fixed per-user path: keep ours private
         if (
@@ -211,5 +215,5 @@ def start_ours(workdir: Path, database_url: str | None, ready_timeout: float) ->
         srv.stop()
         raise
     time.sleep(1.0)  # let all workers boot
-    log(f"ours up at {srv.url} (gunicorn master pid {srv.proc.pid}), data in {d}")
+    log(f"{key} up at {srv.url} (gunicorn master pid {srv.proc.pid}), data in {d}")
     return srv

@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from harbor_bench.client import RegistryClient, expect, list_all_tags, manifest_bytes
-from harbor_bench.common import OCI_MANIFEST, REPO_MAIN, REPO_TAGS, TAG_FMT, TARGET_TITLES, BenchError, log
+from harbor_bench.common import OCI_MANIFEST, REPO_MAIN, REPO_TAGS, TAG_FMT, BenchError, log, target_title
 from harbor_bench.loadtools import ops_extra, run_py_ops, run_wrk
 from harbor_bench.runner import Bench
 
@@ -88,7 +88,7 @@ def seed_tags(b: Bench, t: str) -> None:
         list(ex.map(push, range(b.ntags)))
     el = time.perf_counter() - t0
     b.seed_rates[t] = b.ntags / el
-    log(f"  {TARGET_TITLES[t]:>15}: seeded {b.ntags} tags in {el:.1f}s ({b.ntags / el:.0f} manifest PUT/s, python x8)")
+    log(f"  {target_title(t):>15}: seeded {b.ntags} tags in {el:.1f}s ({b.ntags / el:.0f} manifest PUT/s, python x8)")
 
 
 def run_seed(b: Bench) -> None:
@@ -100,7 +100,7 @@ def run_seed(b: Bench) -> None:
         try:
             seed_tags(b, t)
         except Exception as e:
-            log(f"  {TARGET_TITLES[t]:>15}: seeding FAILED: {type(e).__name__}: {e}")
+            log(f"  {target_title(t):>15}: seeding FAILED: {type(e).__name__}: {e}")
             b.seed_failed.add(t)
 
 
