@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -26,6 +28,8 @@ _BASIC_CACHE: OrderedDict[str, tuple[int, float, str]] = OrderedDict()
 _BASIC_KEYS_BY_USER: dict[int, set[str]] = {}  # so one user's entries can be dropped at once
 _BASIC_LOCK = threading.Lock()
 _BASIC_MAX = 1024
+# key -> [lock, holders]: one check of a credential at a time per process (see _checking)
+_BASIC_CHECKING: dict[str, list] = {}
 
 
 def _password_stamp(user) -> str:  # noqa: ANN001
@@ -50,6 +54,30 @@ def basic_cache_forget(*, user_id: int) -> None:
     with _BASIC_LOCK:
         for key in _BASIC_KEYS_BY_USER.pop(user_id, set()):
             _BASIC_CACHE.pop(key, None)
+
+
+@contextlib.contextmanager
+def _checking(key: str) -> Iterator[None]:
+    """Hold the credential's check lock: when its cache entry is missing or expired, concurrent
+    requests with the same credentials (a CI fan-out, many pushes at once) wait for one password
+    hash instead of each computing it (hundreds of ms of CPU apiece), then find it cached."""
+    with _BASIC_LOCK:
+        entry = _BASIC_CHECKING.setdefault(key, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _BASIC_LOCK:
+            entry[1] -= 1
+            if not entry[1]:
+                del _BASIC_CHECKING[key]
+
+
+def _cached(key: str, now: float) -> tuple | None:
+    with _BASIC_LOCK:
+        hit = _BASIC_CACHE.get(key)
+    return hit if hit is not None and hit[1] > now else None
 
 
 def basic_credentials(header: str) -> tuple[str, str] | None:
@@ -83,17 +111,36 @@ def user_authenticate(*, username: str, password: str, source_ip: str = ""):  # 
     is the caller's address); a success answered from the cache is not a new login.
     """
     key = hmac.new(settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), hashlib.sha256).hexdigest()
-    now = time.monotonic()
-    with _BASIC_LOCK:
-        hit = _BASIC_CACHE.get(key)
+    cached = _from_cache(key, username)
+    if cached is not None:
+        return cached
+    with _checking(key):
+        cached = _from_cache(key, username)  # checked by the request this one waited for
+        if cached is not None:
+            return cached
+        if username.startswith(ROBOT_PREFIX):
+            # Robot names never reach the user backends, and users never match a robot.
+            return _robot_authenticate(key=key, name=username, secret=password, source_ip=source_ip)
+        return _user_authenticate(key=key, username=username, password=password, source_ip=source_ip)
+
+
+def _from_cache(key: str, username: str):  # noqa: ANN202 - a user, a Robot or None
+    """The user or robot of a remembered successful check, if still valid (same password, still active)."""
+    hit = _cached(key, time.monotonic())
+    if hit is None:
+        return None
     if username.startswith(ROBOT_PREFIX):
-        # Robot names never reach the user backends, and users never match a robot.
-        return _robot_authenticate(key=key, hit=hit, now=now, name=username, secret=password, source_ip=source_ip)
-    user_model = get_user_model()
-    if hit is not None and hit[1] > now:
-        user = user_model.objects.filter(pk=hit[0], is_active=True).first()
-        if user is not None and hmac.compare_digest(hit[2], _password_stamp(user)):
-            return user
+        robot = robot_by_pk(robot_id=hit[0])
+        if robot is not None and robot.is_active and hmac.compare_digest(hit[2], _secret_stamp(robot)):
+            return robot
+        return None
+    user = get_user_model().objects.filter(pk=hit[0], is_active=True).first()
+    if user is not None and hmac.compare_digest(hit[2], _password_stamp(user)):
+        return user
+    return None
+
+
+def _user_authenticate(*, key: str, username: str, password: str, source_ip: str):  # noqa: ANN202
     user = authenticate(username=username, password=password)
     if user is None or not user.is_active:
         with _BASIC_LOCK:
@@ -101,7 +148,7 @@ def user_authenticate(*, username: str, password: str, source_ip: str = ""):  # 
         login_record(username=username, source_ip=source_ip, success=False)
         return None
     with _BASIC_LOCK:
-        _BASIC_CACHE[key] = (user.pk, now + settings.BASIC_AUTH_CACHE_SECONDS, _password_stamp(user))
+        _BASIC_CACHE[key] = (user.pk, time.monotonic() + settings.BASIC_AUTH_CACHE_SECONDS, _password_stamp(user))
         _BASIC_KEYS_BY_USER.setdefault(user.pk, set()).add(key)
         _evict_locked()
     login_record(username=user.get_username(), source_ip=source_ip, success=True)
@@ -118,12 +165,8 @@ def _evict_locked() -> None:
                 del _BASIC_KEYS_BY_USER[old_pk]
 
 
-def _robot_authenticate(*, key: str, hit: tuple | None, now: float, name: str, secret: str, source_ip: str):  # noqa: ANN202
+def _robot_authenticate(*, key: str, name: str, secret: str, source_ip: str):  # noqa: ANN202
     """A usable (enabled, unexpired) robot whose secret matches; None otherwise."""
-    if hit is not None and hit[1] > now:
-        robot = robot_by_pk(robot_id=hit[0])
-        if robot is not None and robot.is_active and hmac.compare_digest(hit[2], _secret_stamp(robot)):
-            return robot
     robot = robot_by_full_name(full_name=name)
     if robot is None:
         make_password(secret)  # as Django's ModelBackend: an unknown name costs as much as a wrong secret
@@ -134,7 +177,7 @@ def _robot_authenticate(*, key: str, hit: tuple | None, now: float, name: str, s
         return None
     with _BASIC_LOCK:
         # Robot entries stay out of _BASIC_KEYS_BY_USER: their ids are not user ids.
-        _BASIC_CACHE[key] = (robot.pk, now + settings.BASIC_AUTH_CACHE_SECONDS, _secret_stamp(robot))
+        _BASIC_CACHE[key] = (robot.pk, time.monotonic() + settings.BASIC_AUTH_CACHE_SECONDS, _secret_stamp(robot))
         _evict_locked()
     login_record(username=name, source_ip=source_ip, success=True)
     return robot

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -164,6 +167,46 @@ def test_cached_credentials_die_with_a_password_changed_elsewhere(people):
     alice.save()
     assert user_authenticate(username="alice", password=PW) is None
     assert user_authenticate(username="alice", password="Elsewhere-1") is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_the_same_credentials_hash_the_password_once(monkeypatch):
+    """The cache entry is missing (first use, or expired): N requests at once wait for one check."""
+    from django.db import connections
+
+    from projects import authentication
+
+    get_user_model().objects.create_user(username="ci", password=PW)
+    calls, release, results = [], threading.Event(), []
+    real = authentication.authenticate
+
+    def slow_authenticate(**credentials):  # noqa: ANN003, ANN202
+        calls.append(credentials["username"])
+        assert release.wait(30)  # hold the first check until every other request is waiting for it
+        return real(**credentials)
+
+    monkeypatch.setattr(authentication, "authenticate", slow_authenticate)
+
+    def request() -> None:
+        try:
+            results.append(user_authenticate(username="ci", password=PW))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while sum(entry[1] for entry in authentication._BASIC_CHECKING.values()) < 8:
+        assert time.monotonic() < deadline, "the requests never met at the credential's check"
+        time.sleep(0.01)
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert calls == ["ci"]
+    assert len(results) == 8
+    assert all(user is not None and user.get_username() == "ci" for user in results)
+    assert not authentication._BASIC_CHECKING
 
 
 def test_sysadmin_set_keeps_one_sysadmin(people):
