@@ -24,14 +24,17 @@ def _fresh_process_caches():
     inside one test's rolled-back transaction must not leak into the next (nor skew query budgets)."""
     from audit.subscribers import pull_policies_forget
     from common.configuration import config_cache_clear
+    from policies.selectors import project_rules_forget
     from projects.authentication import basic_cache_clear
     from registry.pulls import pulls_discard
 
     config_cache_clear()
     basic_cache_clear()
     pull_policies_forget()
+    project_rules_forget()
     yield
     config_cache_clear()
     basic_cache_clear()
     pull_policies_forget()
+    project_rules_forget()
     pulls_discard()  # pull counts of rows that only existed in this test's transaction

@@ -68,6 +68,10 @@ class Event:
     operator: str
     data: dict[str, Any] = field(default_factory=dict)
     occurred: datetime = field(default_factory=timezone.now)
+    # The project's policy revision (projects' `Project.policy_revision`) as read in the publishing
+    # transaction, under a lock that orders it with policy writes, until its commit; None when not
+    # read. A subscriber may answer "which policies hear this?" from a per-process cache keyed on it.
+    policy_revision: int | None = None
 
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:

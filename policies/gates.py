@@ -3,7 +3,9 @@
 Registered for push and delete in `PoliciesConfig.ready()`; the registry asks it on every path
 that moves or removes a tag (/v2/, the API, the admin, retention) without importing this app.
 Cost: nothing for a request without tags; otherwise one query for the project's enabled rules
-(as before the gate existed), plus one for the tags a push would move when a rule protects some.
+(none on the /v2/ push, which passes the project's policy revision: nothing for a project that never
+had a rule, and the rules remembered per process for that revision otherwise), plus one for the tags
+a push would move when a rule protects some.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class ImmutabilityGate(Gate):
         """The request's tags an enabled immutability rule of the project protects."""
         if not request.tags:
             return frozenset()
-        rules = project_rules(project_id=request.project_id)
+        rules = project_rules(project_id=request.project_id, revision=request.policy_revision)
         if not rules:
             return frozenset()
         return frozenset(immutable_tags_in(rules=rules, repository_name=request.repository_name, names=request.tags))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
@@ -45,6 +46,36 @@ def immutable_tags_in(*, rules: list[Rule], repository_name: str, names: Iterabl
     return {name for name in names if is_immutable(rules, short, name)}
 
 
-def project_rules(*, project_id: int) -> list[Rule]:
-    """The enabled rules of a project, as values (one query)."""
-    return _project_rules(project_id=project_id)
+def project_rules(*, project_id: int, revision: int | None = None) -> list[Rule]:
+    """The enabled rules of a project, as values: one query, or none when the project's policy revision is given.
+
+    `revision` is `Project.policy_revision` as the caller read it in its own transaction (a push, under
+    a lock that orders it with rule writes: projects.services.project_policies_changed). Revision 0
+    means the project never had a rule; otherwise the rules are remembered per process for that
+    revision, and any rule write moves the revision on, in every process at once.
+    """
+    if revision == 0:
+        return []
+    if revision is None:
+        return _project_rules(project_id=project_id)
+    remembered = _remembered.get(project_id)
+    if remembered is not None and remembered[0] == revision:
+        return list(remembered[1])
+    rules = _project_rules(project_id=project_id)
+    with _remembered_lock:
+        if len(_remembered) >= _REMEMBERED_MAX:
+            _remembered.clear()
+        _remembered[project_id] = (revision, tuple(rules))
+    return rules
+
+
+# project id -> (policy revision, its enabled rules); see project_rules.
+_remembered: dict[int, tuple[int, tuple[Rule, ...]]] = {}
+_remembered_lock = threading.Lock()
+_REMEMBERED_MAX = 10_000
+
+
+def project_rules_forget() -> None:
+    """Forget the remembered rules of every project (tests: ids of rolled back projects come back on SQLite)."""
+    with _remembered_lock:
+        _remembered.clear()

@@ -9,6 +9,7 @@ from common.api.errors import BadRequest, Conflict
 from policies import rules
 from policies.models import ImmutabilityRule
 from projects.models import Project
+from projects.services import project_policies_changed
 
 # Harbor caps a project's immutable tag rules (immutable controller: "the rule count exceeds 15").
 MAX_RULES_PER_PROJECT = 15
@@ -40,7 +41,9 @@ def immutability_rule_create(
     """Add a rule to the project (BadRequest on invalid selectors, Conflict on a duplicate)."""
     scope, tags = _validated(scope_selectors, tag_selectors)
     with transaction.atomic():
-        Project.objects.select_for_update().filter(pk=project.pk).first()  # serialise the count and duplicate checks
+        # The push path's rule caches see the new revision; its FOR UPDATE lock on the project also
+        # serialises the count and duplicate checks below.
+        project_policies_changed(project_id=project.pk)
         if ImmutabilityRule.objects.filter(project=project).count() >= MAX_RULES_PER_PROJECT:
             raise BadRequest(f"a project holds at most {MAX_RULES_PER_PROJECT} immutable tag rules")
         _duplicate_check(project=project, scope=scope, tags=tags)
@@ -68,6 +71,7 @@ def immutability_rule_update(
     else:
         scope, tags = rule.scope_selectors, rule.tag_selectors
     with transaction.atomic():
+        project_policies_changed(project_id=rule.project_id)
         _duplicate_check(project=rule.project, scope=scope, tags=tags, exclude=rule.pk)
         rule.scope_selectors, rule.tag_selectors = scope, tags
         if disabled is not None:
@@ -82,6 +86,7 @@ def immutability_rule_update(
 def immutability_rule_delete(*, rule: ImmutabilityRule) -> None:
     """Remove a rule."""
     with transaction.atomic():
+        project_policies_changed(project_id=rule.project_id)
         _rule_record(rule, "delete")
         rule.delete()
 

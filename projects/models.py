@@ -28,6 +28,11 @@ class Project(TimeStampedModel):
     public = models.BooleanField(default=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     metadata = models.JSONField(default=dict, blank=True)
+    # Bumped in the transaction of every write to a policy the push path consults (immutability
+    # rules, webhook policies), by `project_policies_changed` only; 0 means the project never had
+    # one. A push reads it in its own transaction (registry/services/manifests.py), under a lock that
+    # orders it with those writes, and gates and event subscribers key per-process caches on it.
+    policy_revision = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import F
 
 from audit.services import audit_record
 from projects.models import Member, Project, Quota, Role
@@ -77,3 +78,18 @@ def project_update(*, project: Project, public: bool | None = None, metadata: di
             description=f"changed: {', '.join(changed)}" if changed else "",
         )
     return project
+
+
+def project_policies_changed(*, project_id: int) -> None:
+    """Bump the project's policy revision, in the transaction of a write to a policy the push path consults.
+
+    Immutability rules and webhook policies are answered on the push path from per-process caches
+    keyed on (project, revision) (policies/selectors.py, audit/subscribers.py): every write to them
+    calls this, or another process keeps serving the old answer. The row is locked FOR UPDATE first,
+    which conflicts with the key-share lock a manifest push holds on it from its first statement to
+    its commit: a push either reads the new revision, or commits before this write does.
+    (A plain UPDATE takes FOR NO KEY UPDATE, which a key-share lock does not wait for.)
+    """
+    with transaction.atomic(savepoint=False):  # the caller's transaction (its own when it has none)
+        list(Project.objects.select_for_update().filter(pk=project_id).values_list("pk"))
+        Project.objects.filter(pk=project_id).update(policy_revision=F("policy_revision") + 1)

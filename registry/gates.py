@@ -17,7 +17,10 @@ reason as message and detail; the API's services turn it into Harbor's 412 `PREC
 same message (`registry/services/artifacts.py`).
 
 With no gate registered for an action, asking costs nothing: no query, no actor lookup. A gate's
-own cost is its business: one with nothing enabled for the project should cost no query.
+own cost is its business: one with nothing enabled for the project should cost no query. The
+manifest push asks inside its transaction and passes the project's policy revision
+(`GateRequest.policy_revision`, which every policy write bumps: projects.services.project_policies_changed),
+so a gate can answer from a per-process cache that is never stale.
 Exemptions are by principal (`request.actor`: the user or robot acting), never by User-Agent.
 """
 
@@ -48,6 +51,10 @@ class GateRequest:
     digest: str = ""  # the artifact pulled, pushed or deleted, when known
     operation: str = ""  # the caller's words for it, for a refusal: "delete sha256:...", "overwrite tags"
     actor: Actor = field(default_factory=actor_current)  # who asks
+    # The project's policy revision (`Project.policy_revision`) as read in the caller's transaction,
+    # under a lock that orders it with policy writes (the /v2/ manifest push); None when not read.
+    # A gate may answer from a per-process cache keyed on it: 0 means no policy was ever written.
+    policy_revision: int | None = None
 
 
 class Gate:
@@ -131,6 +138,7 @@ def gates_check(
     tags: Iterable[str] = (),
     digest: str = "",
     operation: str = "",
+    policy_revision: int | None = None,
 ) -> frozenset[str]:
     """Ask every gate of `action` in order; the first refusal (GateRefusal) propagates. Returns the tags held."""
     gates = _gates[action]
@@ -143,6 +151,7 @@ def gates_check(
         tags=frozenset(tags),
         digest=digest,
         operation=operation,
+        policy_revision=policy_revision,
     )
     held: frozenset[str] = frozenset()
     for gate in gates:

@@ -49,10 +49,15 @@ def webhook_policy_get(*, project: Project, policy_id: int) -> WebhookPolicy:
     return policy
 
 
+def webhook_policies_enabled(*, project_id: int) -> list[WebhookPolicy]:
+    """Enabled policies of the project, oldest first (one query)."""
+    return list(WebhookPolicy.objects.filter(project_id=project_id, enabled=True).order_by("pk"))
+
+
 def webhook_policies_for_event(*, project_id: int, harbor_type: str) -> list[WebhookPolicy]:
     """Enabled policies of the project subscribed to the type (one query; filtered in Python because
     JSON containment is not portable to SQLite, and a project holds a handful of policies)."""
-    policies = WebhookPolicy.objects.filter(project_id=project_id, enabled=True).order_by("pk")
+    policies = webhook_policies_enabled(project_id=project_id)
     return [policy for policy in policies if harbor_type in (policy.event_types or [])]
 
 

@@ -26,6 +26,7 @@ from common.jobs import job_enqueue
 from common.models import Execution, Task
 from common.services import execution_create, task_create
 from projects.models import Project
+from projects.services import project_policies_changed
 
 # The delivery tasks (audit.tasks), enqueued by name: the task module imports these services.
 DELIVER_TASK = "audit.webhook_deliver"
@@ -126,6 +127,7 @@ def webhook_policy_create(
         creator=actor_current().username if creator is None else creator,
     )
     with transaction.atomic():
+        project_policies_changed(project_id=project.pk)  # the push path's per-process answers see it
         _save(policy)
         audit_record(operation="create", resource_type="webhook_policy", resource=policy.name, project_id=project.pk)
     return policy, signing_secret
@@ -152,6 +154,7 @@ def webhook_policy_update(
     if targets is not None:
         policy.targets = _targets_clean(targets, previous=policy.targets)
     with transaction.atomic():
+        project_policies_changed(project_id=policy.project_id)
         _save(policy)
         audit_record(
             operation="update", resource_type="webhook_policy", resource=policy.name, project_id=policy.project_id
@@ -162,6 +165,7 @@ def webhook_policy_update(
 def webhook_policy_delete(*, policy: WebhookPolicy) -> None:
     """Delete a policy with its delivery history."""
     with transaction.atomic():
+        project_policies_changed(project_id=policy.project_id)
         Execution.objects.filter(kind=EXECUTION_KIND, vendor_id=policy.pk).delete()
         audit_record(
             operation="delete", resource_type="webhook_policy", resource=policy.name, project_id=policy.project_id

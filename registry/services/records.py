@@ -70,8 +70,16 @@ def artifact_event_data(
     return data
 
 
-def _publish(event_type: str, project_id: int | None, data: dict[str, Any]) -> None:
-    event_publish(Event(type=event_type, project_id=project_id, operator=actor_current().username, data=data))
+def _publish(event_type: str, project_id: int | None, data: dict[str, Any], policy_revision: int | None = None) -> None:
+    event_publish(
+        Event(
+            type=event_type,
+            project_id=project_id,
+            operator=actor_current().username,
+            data=data,
+            policy_revision=policy_revision,
+        )
+    )
 
 
 def _created(repository: Repository) -> int | None:
@@ -99,8 +107,13 @@ def _artifact_data(repository: Repository, artifact: Artifact, tags: list[str]) 
     )
 
 
-def artifact_pushed_record(*, repository: Repository, artifact: Artifact, tags: list[str]) -> None:
-    """Audit a push (Harbor: create artifact) in the push transaction; publish artifact.pushed on commit."""
+def artifact_pushed_record(
+    *, repository: Repository, artifact: Artifact, tags: list[str], policy_revision: int | None = None
+) -> None:
+    """Audit a push (Harbor: create artifact) in the push transaction; publish artifact.pushed on commit.
+
+    `policy_revision`: the project's, when the push read it in this transaction (`Event.policy_revision`).
+    """
     audit_record(
         operation="create",
         resource_type="artifact",
@@ -109,7 +122,7 @@ def artifact_pushed_record(*, repository: Repository, artifact: Artifact, tags: 
         ),
         project_id=repository.project_id,
     )
-    _publish(ARTIFACT_PUSHED, repository.project_id, _artifact_data(repository, artifact, tags))
+    _publish(ARTIFACT_PUSHED, repository.project_id, _artifact_data(repository, artifact, tags), policy_revision)
 
 
 def artifact_deleted_record(*, artifact: Artifact, tags: list[str]) -> None:

@@ -169,14 +169,16 @@ def test_targets_outside_the_allowlist_are_refused_on_create_and_on_delivery(hoo
     assert refused.status_code == 400, refused.text
     assert "not a public address" in refused.json()["errors"][0]["message"]
     # A policy whose address became private after it was configured (say, a DNS change): written
-    # directly, as the API would not take it; the delivery is refused when it connects.
+    # directly, as the API would not take it; the delivery is refused when it connects. (Written
+    # outside the services, it moves the project's policy revision itself, as they do.)
     policy_id = int(
         hook_server.python(
             "from audit.models import WebhookPolicy; from projects.models import Project; "
+            "from projects.services import project_policies_changed; "
             "p = WebhookPolicy.objects.create(project=Project.objects.get(name='hooks-outside'), name='stale', "
             f"event_types=['PUSH_ARTIFACT'], targets=[{{'type': 'http', 'address': {receiver.url!r}, "
             "'auth_header': '', 'skip_cert_verify': False, 'payload_format': 'Default'}], signing_secret='s'); "
-            "print(p.pk)"
+            "project_policies_changed(project_id=p.project_id); print(p.pk)"
         )
         .strip()
         .splitlines()[-1]
