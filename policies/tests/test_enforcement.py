@@ -136,18 +136,33 @@ def test_v2_push_cannot_move_an_immutable_tag(client, lib, images, django_assert
     )
 
 
-def test_v2_push_costs_at_most_one_extra_query(client, lib, images, django_assert_num_queries):
+def test_v2_push_asks_the_rules_once_per_process_and_policy_revision(client, lib, images):
     body, media_type = _manifest_of(images["v2"])
     auth = _auth()
-    client.put("/v2/lib/app/manifests/x1", body, content_type=media_type, HTTP_AUTHORIZATION=auth)  # warm up
-    with CaptureQueriesContext(connection) as without_rules:
-        client.put("/v2/lib/app/manifests/x2", body, content_type=media_type, HTTP_AUTHORIZATION=auth)
-    _rule(lib, "release-*")
-    with CaptureQueriesContext(connection) as with_rules:
-        client.put("/v2/lib/app/manifests/x3", body, content_type=media_type, HTTP_AUTHORIZATION=auth)
-    rule_queries = [q for q in with_rules.captured_queries if "policies_immutabilityrule" in q["sql"]]
-    assert len(rule_queries) == 1
-    assert len(with_rules) == len(without_rules)
+
+    def push(tag: str) -> list[dict]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.put(
+                f"/v2/lib/app/manifests/{tag}", body, content_type=media_type, HTTP_AUTHORIZATION=auth
+            )
+        assert response.status_code == 201, response.content
+        return queries.captured_queries
+
+    def rule_queries(queries: list[dict]) -> int:
+        return len([q for q in queries if "policies_immutabilityrule" in q["sql"]])
+
+    push("x1")  # warm up
+    without_rules = push("x2")
+    assert rule_queries(without_rules) == 0  # the project never had a rule: its policy revision is 0
+    rule = _rule(lib, "release-*")
+    first = push("x3")
+    assert rule_queries(first) == 1  # a new revision: looked up once...
+    assert len(first) == len(without_rules) + 1
+    again = push("x4")
+    assert rule_queries(again) == 0  # ...then remembered for that revision
+    assert len(again) == len(without_rules)
+    immutability_rule_update(rule=rule, disabled=True)
+    assert rule_queries(push("x5")) == 1  # any rule write moves the revision on
 
 
 def test_v2_get_paths_do_not_ask_the_rules(client, lib, images):

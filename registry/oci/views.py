@@ -121,9 +121,8 @@ class ManifestView(RegistryView):
             body += piece
             if len(body) > settings.MAX_MANIFEST_SIZE:
                 raise PayloadTooLarge(f"manifest is larger than {settings.MAX_MANIFEST_SIZE} bytes")
-        repository = repository_ensure(name=self.name)
         pushed = manifest_services.manifest_push(
-            repository=repository,
+            repository=self.name,  # looked up (or created) in the push's first statement
             reference=reference,
             body=body,
             content_type=request.META.get("CONTENT_TYPE"),

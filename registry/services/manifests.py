@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, models, transaction
+from django.db.models import DEFERRED, Value
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from projects.models import Project
 from registry.digest import Digest
 from registry.errors import (
     Denied,
@@ -20,8 +25,9 @@ from registry.errors import (
 from registry.gates import DELETE, PUSH, gates_check
 from registry.manifests import Manifest, manifest_parse
 from registry.models import Artifact, ArtifactBlob, ArtifactReference, Blob, Repository, Tag
-from registry.names import tag_validate
+from registry.names import RepositoryName, tag_validate
 from registry.services.records import artifact_deleted_record, artifact_pushed_record, tag_deleted_record
+from registry.services.repositories import repository_ensure
 
 
 @dataclass(frozen=True)
@@ -31,105 +37,236 @@ class PushedManifest:
     manifest: Manifest
 
 
-def _referenced_blobs(repository: Repository, manifest: Manifest) -> list[tuple[int, int]]:
-    """(id, size) of every blob the manifest needs, all linked to the repository."""
-    wanted = {str(d.digest): d for d in manifest.blobs}
-    if not wanted:
-        return []
-    found = {
-        digest: (pk, size)
-        for pk, digest, size in Blob.objects.filter(
-            digest__in=list(wanted), repository_links__repository=repository
-        ).values_list("pk", "digest", "size")
-    }
-    for digest, descriptor in wanted.items():
-        if digest not in found:
-            raise ManifestBlobUnknown(f"blob {digest} is not in {repository.name}", detail={"digest": digest})
-        if found[digest][1] != descriptor.size:
-            raise ManifestInvalid(
-                f"descriptor size {descriptor.size} of {digest} does not match the blob ({found[digest][1]})"
+# The push is a handful of statements, one round trip each, in one transaction (the query budgets of
+# tests/test_push_path_queries.py): lock and look the repository up, look up the blobs, children and
+# artifact, insert the artifact (and, on PostgreSQL, its blob links in the same statement), upsert the
+# tags, write the audit record. Raw SQL where the ORM has no single statement for it (UPDATE ...
+# RETURNING, INSERT ... ON CONFLICT DO NOTHING RETURNING, data-modifying CTEs); it is portable
+# between PostgreSQL and SQLite >= 3.35 except where `_postgresql()` says otherwise.
+
+
+def _postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _row(model: type[models.Model], **values: object) -> tuple[str, str, list]:
+    """Columns, placeholders and parameters of one row of `model` for a raw INSERT (values prepared by the fields)."""
+    fields = [model._meta.get_field(name) for name in values]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    params = [f.get_db_prep_save(value, connection) for f, value in zip(fields, values.values(), strict=True)]
+    return columns, ", ".join(["%s"] * len(fields)), params
+
+
+def _loaded(model: type[models.Model], **values: object) -> models.Model:
+    """An instance of a row this push read or wrote; the fields not given load on first access."""
+    fields = model._meta.concrete_fields
+    return model.from_db(
+        connection.alias, [f.attname for f in fields], [values.get(f.attname, DEFERRED) for f in fields]
+    )
+
+
+def _datetime(value: datetime | str) -> datetime:
+    # SQLite hands a raw cursor the stored text (naive UTC, as Django writes it).
+    if isinstance(value, datetime):
+        return value
+    return timezone.make_aware(parse_datetime(value), UTC)
+
+
+def _repository_lock(*, name: str, now: datetime) -> tuple[Repository, int] | None:
+    """Lock the repository and read it with its project's policy revision, in one statement; None if absent.
+
+    The UPDATE (the push's new `updated` of the repository) takes the row lock that a writer of the
+    repository holds to its commit (FOR NO KEY UPDATE), in the lock order of GC and repository
+    deletion (repository, then its artifacts): GC cannot delete an untagged artifact we are tagging,
+    or an index child we reference, between our lookups and our commit. The lookups are later
+    statements, with snapshots taken once the lock is held: the subqueries of this one would see the
+    rows as they were when it started, before it waited for the lock. SQLite has no row locks: its
+    IMMEDIATE transactions already run one writer at a time.
+
+    The project's policy revision keys the gates' and webhook subscribers' caches (GateRequest,
+    Event.policy_revision). On PostgreSQL it is read FOR KEY SHARE: a policy write locks the project
+    FOR UPDATE before it bumps the revision (projects.services.project_policies_changed), so it
+    either commits before this read (which then waits for it and reads the new revision) or waits
+    for this push to commit. The push's gates and events thus see every policy committed before it.
+    """
+    key_share = " FOR KEY SHARE" if _postgresql() else ""
+    project = "FROM projects_project WHERE projects_project.id = registry_repository.project_id"
+    sql = (
+        "UPDATE registry_repository SET updated = %s WHERE name = %s"
+        f" RETURNING id, project_id, created, (SELECT policy_revision {project}{key_share}),"
+        # The project's visibility, for the event's repo_type (else the webhook fan-out looks it up).
+        f" (SELECT public {project})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), name])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    pk, project_id, created, revision, public = row
+    repository = _loaded(Repository, id=pk, project_id=project_id, name=name, created=_datetime(created), updated=now)
+    repository.project = _loaded(Project, id=project_id, public=bool(public))
+    return repository, revision
+
+
+@dataclass(frozen=True)
+class _Known:
+    """What the manifest refers to, as the repository holds it: blobs, index children, and the artifact itself."""
+
+    blobs: list[tuple[int, int]]  # (id, size) of every blob the manifest needs
+    children: list[tuple[Artifact, dict | None]]  # index children, with their platform
+    artifact: Artifact | None  # the manifest's own artifact, if the repository has it already
+
+
+def _known(repository: Repository, digest: Digest, manifest: Manifest) -> _Known:
+    """Look up the manifest's blobs (linked to the repository), index children and own artifact: one query."""
+    wanted_blobs = {str(d.digest): d for d in manifest.blobs}
+    wanted_children = {str(d.digest): d for d in manifest.manifests}
+    rows = Artifact.objects.filter(repository=repository, digest__in=[str(digest), *wanted_children]).values_list(
+        Value("a"), "pk", "digest", "size", "media_type"
+    )
+    if wanted_blobs:
+        blobs = Blob.objects.filter(digest__in=list(wanted_blobs), repository_links__repository=repository)
+        rows = blobs.values_list(Value("b"), "pk", "digest", "size", Value("")).union(rows, all=True)
+    found_blobs: dict[str, tuple[int, int]] = {}
+    found_artifacts: dict[str, Artifact] = {}
+    for kind, pk, found, size, media_type in rows:
+        if kind == "b":
+            found_blobs[found] = (pk, size)
+        else:
+            found_artifacts[found] = _loaded(
+                Artifact, id=pk, repository_id=repository.pk, digest=found, size=size, media_type=media_type
             )
-    return list(found.values())
-
-
-def _referenced_children(repository: Repository, manifest: Manifest) -> list[tuple[Artifact, dict | None]]:
-    wanted = {str(d.digest): d for d in manifest.manifests}
-    if not wanted:
-        return []
-    found = {
-        a.digest: a
-        for a in Artifact.objects.filter(repository=repository, digest__in=list(wanted)).only("pk", "digest", "size")
-    }
-    missing = [d for d in wanted if d not in found]
+    for blob, descriptor in wanted_blobs.items():
+        if blob not in found_blobs:
+            raise ManifestBlobUnknown(f"blob {blob} is not in {repository.name}", detail={"digest": blob})
+        if found_blobs[blob][1] != descriptor.size:
+            raise ManifestInvalid(
+                f"descriptor size {descriptor.size} of {blob} does not match the blob ({found_blobs[blob][1]})"
+            )
+    missing = [child for child in wanted_children if child not in found_artifacts]
     if missing:
         raise ManifestBlobUnknown(f"manifest {missing[0]} is not in {repository.name}", detail={"digest": missing[0]})
-    return [(found[d], wanted[d].platform) for d in wanted]
+    return _Known(
+        blobs=list(found_blobs.values()),
+        children=[(found_artifacts[child], d.platform) for child, d in wanted_children.items()],
+        artifact=found_artifacts.get(str(digest)),
+    )
 
 
-def _tags_point(repository: Repository, tags: list[str], protected: frozenset[str], artifact: Artifact) -> None:
-    """Point the tags at the artifact; a protected tag (held by a push gate) is only ever created, never moved.
-
-    The gates' check before the transaction cannot see a concurrent push creating the same protected
-    tag: get_or_create waits on the unique (repository, name) index for that push to commit,
-    then finds its row, and a row pointing elsewhere refuses this push (rolling it back).
-    """
-    for tag in tags:
-        if tag in protected:
-            row, _created = Tag.objects.get_or_create(repository=repository, name=tag, defaults={"artifact": artifact})
-            if row.artifact_id != artifact.pk:
-                raise TagImmutable(
-                    f"the tag {tag} is immutable and cannot be overwritten in {repository.name}", detail={"tag": tag}
-                )
-        else:
-            Tag.objects.update_or_create(repository=repository, name=tag, defaults={"artifact": artifact})
-
-
-def _artifact_create(
+def _artifact_insert(
     *,
     repository: Repository,
     digest: Digest,
     manifest: Manifest,
     body: bytes,
-    size: int,
     subject: str,
-    blobs: list[tuple[int, int]],
-    children: list[tuple[Artifact, dict | None]],
+    known: _Known,
+    now: datetime,
 ) -> Artifact:
-    """Create the artifact with its blob and child links (in a savepoint of the push's transaction)."""
-    try:
-        with transaction.atomic():
-            artifact = Artifact.objects.create(
-                repository=repository,
-                digest=str(digest),
-                media_type=manifest.media_type,
-                artifact_type=manifest.effective_artifact_type,
-                manifest=body,
-                manifest_size=len(body),
-                size=size,
-                subject_digest=subject,
-                annotations=manifest.annotations,
+    """Insert the artifact with its blob and child links; the existing row if the same manifest won a race."""
+    size = len(body) + sum(size for _pk, size in known.blobs) + sum(child.size for child, _p in known.children)
+    values = {
+        "repository_id": repository.pk,
+        "digest": str(digest),
+        "media_type": manifest.media_type,
+        "artifact_type": manifest.effective_artifact_type,
+        "manifest": body,
+        "manifest_size": len(body),
+        "size": size,
+        "subject_digest": subject,
+        "annotations": manifest.annotations,
+        "push_time": now,
+    }
+    columns, placeholders, params = _row(Artifact, **values)
+    # ON CONFLICT: an artifact is only created under the repository lock we hold, but the API's copy
+    # inserts without it; the same manifest pushed meanwhile is the same content, so keep that row.
+    insert = (
+        f"INSERT INTO registry_artifact ({columns}) VALUES ({placeholders})"
+        " ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id"
+    )
+    blob_ids = [pk for pk, _size in known.blobs]
+    with connection.cursor() as cursor:
+        if _postgresql():
+            # The blob links in the same statement (a data-modifying CTE: PostgreSQL only).
+            cursor.execute(
+                f"WITH artifact AS ({insert}),"
+                " links AS (INSERT INTO registry_artifactblob (artifact_id, blob_id)"
+                " SELECT artifact.id, blob.id FROM artifact, unnest(%s::bigint[]) AS blob(id))"
+                " SELECT id FROM artifact",
+                [*params, blob_ids],
             )
-            ArtifactBlob.objects.bulk_create(
-                [ArtifactBlob(artifact=artifact, blob_id=pk) for pk, _size in blobs], ignore_conflicts=True
-            )
-            ArtifactReference.objects.bulk_create(
-                [ArtifactReference(parent=artifact, child=child, platform=p) for child, p in children],
-                ignore_conflicts=True,
-            )
-    except IntegrityError:
+            row = cursor.fetchone()
+        else:
+            cursor.execute(insert, params)
+            row = cursor.fetchone()
+            if row is not None:
+                ArtifactBlob.objects.bulk_create([ArtifactBlob(artifact_id=row[0], blob_id=pk) for pk in blob_ids])
+    if row is None:  # the same manifest, inserted by a concurrent copy
         existing = Artifact.objects.filter(repository=repository, digest=str(digest)).first()
-        if existing is not None:  # the same manifest pushed concurrently
-            return existing
-        # A blob was deleted from the repository and swept between our check and our insert:
-        # the client pushes it again (dist-spec: MANIFEST_BLOB_UNKNOWN), nothing was written.
-        raise ManifestBlobUnknown(f"a blob of {digest} left {repository.name} during the push") from None
+        if existing is None:  # ... which is gone again: nothing was written, the client pushes again
+            raise ManifestBlobUnknown(f"{digest} changed in {repository.name} during the push; push it again")
+        return existing
+    artifact = _loaded(Artifact, id=row[0], **values, pull_time=None, extra_attrs=None)
+    if known.children:
+        ArtifactReference.objects.bulk_create(
+            [ArtifactReference(parent=artifact, child=child, platform=p) for child, p in known.children]
+        )
     return artifact
 
 
+def _tags_point(
+    *, repository: Repository, tags: list[str], protected: frozenset[str], artifact: Artifact, now: datetime
+) -> None:
+    """Point the tags at the artifact in one upsert (two with protected tags); a protected tag is only created.
+
+    A protected tag is one a push gate holds. The gates' check cannot see such a tag created meanwhile
+    by a writer that does not take the repository lock (the API's tag create): the upsert of
+    protected tags leaves an existing row as it is (waiting on the unique (repository, name) index for
+    a concurrent insert to commit) and returns where it points, and a row pointing elsewhere refuses
+    this push (rolling it back).
+    """
+    movable = [tag for tag in tags if tag not in protected]
+    if movable:
+        Tag.objects.bulk_create(
+            [Tag(repository_id=repository.pk, name=tag, artifact_id=artifact.pk) for tag in movable],
+            update_conflicts=True,
+            unique_fields=["repository", "name"],
+            update_fields=["artifact", "push_time"],
+        )
+    kept = [tag for tag in tags if tag in protected]
+    if not kept:
+        return
+    rows = [_row(Tag, repository=repository.pk, name=tag, artifact=artifact.pk, push_time=now) for tag in kept]
+    values = ", ".join(f"({placeholders})" for _columns, placeholders, _params in rows)
+    # The no-op update (not DO NOTHING) makes the statement return the existing row too.
+    sql = (
+        f"INSERT INTO registry_tag ({rows[0][0]}) VALUES {values}"
+        " ON CONFLICT (repository_id, name) DO UPDATE SET artifact_id = registry_tag.artifact_id"
+        " RETURNING name, artifact_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param for _columns, _placeholders, params in rows for param in params])
+        pointed = dict(cursor.fetchall())
+    for tag in kept:
+        if pointed[tag] != artifact.pk:
+            raise TagImmutable(
+                f"the tag {tag} is immutable and cannot be overwritten in {repository.name}", detail={"tag": tag}
+            )
+
+
 def manifest_push(
-    *, repository: Repository, reference: str, body: bytes, content_type: str | None, tags: list[str]
+    *,
+    repository: Repository | RepositoryName,
+    reference: str,
+    body: bytes,
+    content_type: str | None,
+    tags: list[str],
 ) -> PushedManifest:
-    """Validate and store a manifest under a tag or digest, plus any extra `?tag=` tags."""
+    """Validate and store a manifest under a tag or digest, plus any extra `?tag=` tags.
+
+    `repository` may be a name (the /v2/ view): the lookup is then the push's first statement, and a
+    repository that does not exist yet is created in its project (NAME_UNKNOWN without one).
+    """
     manifest = manifest_parse(body, content_type=content_type, max_size=settings.MAX_MANIFEST_SIZE)
     if Digest.is_digest(reference):
         expected = Digest.parse(reference)
@@ -141,44 +278,34 @@ def manifest_push(
         tags = [reference, *tags]
         digest = Digest.of(body)
     tags = list(dict.fromkeys(tag_validate(t) for t in tags))
-    # The push gates (tag immutability: one query for a tagged push) refuse moving a protected tag,
-    # and name the tags that must be created without moving (see `_tags_point`).
-    protected = gates_check(
-        action=PUSH,
-        project_id=repository.project_id,
-        repository_name=repository.name,
-        tags=tags,
-        digest=str(digest),
-        operation="overwrite tags",
-    )
-
     subject = str(manifest.subject.digest) if manifest.subject else ""
+    name = repository.full if isinstance(repository, RepositoryName) else repository.name
 
     with transaction.atomic():
-        # Lock order repository -> artifacts, as GC and repository deletion take them: GC cannot
-        # delete an untagged artifact we are tagging, or an index child we reference, between our
-        # lookups below and our commit.
-        # (SQLite has no row locks: its IMMEDIATE transactions already run one writer at a time.)
-        if connection.features.has_select_for_update:
-            list(Repository.objects.select_for_update(no_key=True).filter(pk=repository.pk).values_list("pk"))
-        blobs = _referenced_blobs(repository, manifest)
-        children = _referenced_children(repository, manifest)
-        size = len(body) + sum(size for _pk, size in blobs) + sum(child.size for child, _p in children)
-        artifact = Artifact.objects.filter(repository=repository, digest=str(digest)).first()
-        if artifact is None:
-            artifact = _artifact_create(
-                repository=repository,
-                digest=digest,
-                manifest=manifest,
-                body=body,
-                size=size,
-                subject=subject,
-                blobs=blobs,
-                children=children,
-            )
-        _tags_point(repository, tags, protected, artifact)
-        Repository.objects.filter(pk=repository.pk).update(updated=artifact.push_time)
-        artifact_pushed_record(repository=repository, artifact=artifact, tags=tags)
+        now = timezone.now()
+        locked = _repository_lock(name=name, now=now)
+        if locked is None:  # the first push into it (blob uploads usually made it already)
+            repository_ensure(name=repository if isinstance(repository, RepositoryName) else RepositoryName.parse(name))
+            locked = _repository_lock(name=name, now=now)
+        repo, revision = locked
+        # The push gates (tag immutability: no query for a project that never had a rule, the rules
+        # remembered per process and policy revision otherwise) refuse moving a protected tag, and
+        # name the tags that must be created without moving (see `_tags_point`).
+        protected = gates_check(
+            action=PUSH,
+            project_id=repo.project_id,
+            repository_name=name,
+            tags=tags,
+            digest=str(digest),
+            operation="overwrite tags",
+            policy_revision=revision,
+        )
+        known = _known(repo, digest, manifest)
+        artifact = known.artifact or _artifact_insert(
+            repository=repo, digest=digest, manifest=manifest, body=body, subject=subject, known=known, now=now
+        )
+        _tags_point(repository=repo, tags=tags, protected=protected, artifact=artifact, now=now)
+        artifact_pushed_record(repository=repo, artifact=artifact, tags=tags, policy_revision=revision)
     return PushedManifest(artifact=artifact, digest=digest, manifest=manifest)
 
 
