@@ -29,6 +29,9 @@ if EMBEDDED:
             "timeout": 30,
         }
     )
+    # The same backend with writers queued on a lock, not on SQLite's sleeping busy handler
+    # (harbor_site/db/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "harbor_site.db.sqlite3"
 # Persistent connections: opening one (and, on SQLite, setting its pragmas) per request
 # would cost more than the queries of a manifest GET.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("HARBOR_DATABASE_CONN_MAX_AGE", default=300)
