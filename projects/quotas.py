@@ -70,13 +70,13 @@ def quota_fold(*, project_id: int | None = None) -> int:
         with connection.cursor() as cursor:
             cursor.execute(_FOLD_SQL.format(only=only), [*params, timezone.now()])
             return cursor.rowcount
-    with transaction.atomic():
-        deltas = QuotaDelta.objects.filter(project__quota__isnull=False)
-        if project_id is not None:
-            deltas = deltas.filter(project_id=project_id)
-        last = deltas.order_by("-pk").values_list("pk", flat=True).first()
-        if last is None:
-            return 0
+    deltas = QuotaDelta.objects.filter(project__quota__isnull=False)
+    if project_id is not None:
+        deltas = deltas.filter(project_id=project_id)
+    last = deltas.order_by("-pk").values_list("pk", flat=True).first()
+    if last is None:  # nothing pending: no transaction to open
+        return 0
+    with transaction.atomic():  # rows up to `last`, which no other writer can change meanwhile
         totals = deltas.filter(pk__lte=last).values_list("project_id").annotate(total=Sum("size")).order_by()
         for pid, total in totals:
             quota = Quota.objects.get(project_id=pid)

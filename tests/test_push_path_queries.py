@@ -33,8 +33,8 @@ BUDGETS = {
     "session PUT (completion)": (7, 9),
     "session POST, then": (1, 1),
     "session PUT with the whole blob (docker, containerd)": (6, 8),
-    "manifest PUT, new image by tag": (7, 8),
-    "manifest PUT, existing image under a new tag": (6, 6),
+    "manifest PUT, new image by tag": (8, 9),
+    "manifest PUT, existing image under a new tag": (7, 7),
     "monolithic POST, known blob into a new repository": (11, 12),
 }
 

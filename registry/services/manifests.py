@@ -38,11 +38,12 @@ class PushedManifest:
 
 
 # The push is a handful of statements, one round trip each, in one transaction (the query budgets of
-# tests/test_push_path_queries.py): lock and look the repository up, look up the blobs, children and
-# artifact, insert the artifact (and, on PostgreSQL, its blob links in the same statement), upsert the
-# tags, write the audit record. Raw SQL where the ORM has no single statement for it (UPDATE ...
-# RETURNING, INSERT ... ON CONFLICT DO NOTHING RETURNING, data-modifying CTEs); it is portable
-# between PostgreSQL and SQLite >= 3.35 except where `_postgresql()` says otherwise.
+# tests/test_push_path_queries.py): lock (shared) and look the repository up, look up the blobs,
+# children and artifact, insert the artifact (and, on PostgreSQL, its blob links in the same
+# statement), upsert the tags, write the audit record; after the commit, the repository's `updated`.
+# Raw SQL where the ORM has no single statement for it (SELECT ... FOR KEY SHARE OF, INSERT ... ON
+# CONFLICT DO NOTHING RETURNING, data-modifying CTEs); it is portable between PostgreSQL and
+# SQLite >= 3.35 except where `_postgresql()` says otherwise.
 
 
 def _postgresql() -> bool:
@@ -66,22 +67,21 @@ def _loaded(model: type[models.Model], **values: object) -> models.Model:
 
 
 def _datetime(value: datetime | str) -> datetime:
-    # SQLite hands a raw cursor the stored text (naive UTC, as Django writes it).
-    if isinstance(value, datetime):
-        return value
-    return timezone.make_aware(parse_datetime(value), UTC)
+    # SQLite hands a raw cursor the stored value as naive UTC (text, or a datetime by its converter).
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
-def _repository_lock(*, name: str, now: datetime) -> tuple[Repository, int] | None:
-    """Lock the repository and read it with its project's policy revision, in one statement; None if absent.
+def _repository_lock(*, name: str) -> tuple[Repository, int] | None:
+    """Lock the repository (shared) and read it with its project's policy revision, in one statement.
 
-    The UPDATE (the push's new `updated` of the repository) takes the row lock that a writer of the
-    repository holds to its commit (FOR NO KEY UPDATE), in the lock order of GC and repository
-    deletion (repository, then its artifacts): GC cannot delete an untagged artifact we are tagging,
-    or an index child we reference, between our lookups and our commit. The lookups are later
-    statements, with snapshots taken once the lock is held: the subqueries of this one would see the
-    rows as they were when it started, before it waited for the lock. SQLite has no row locks: its
-    IMMEDIATE transactions already run one writer at a time.
+    FOR KEY SHARE: pushes into the repository do not wait for each other (their writes meet only on
+    unique indexes: artifact, tag), while the writers that remove what a push refers to take the row
+    FOR UPDATE first (GC deleting an untagged artifact or index child, artifact and repository
+    deletion), so they and a push run one after the other, in the lock order repository, then its
+    artifacts. The lookups are later statements, with snapshots taken once the lock is held: the
+    subqueries of this one would see the rows as they were when it started, before it waited for
+    the lock. SQLite has no row locks: its IMMEDIATE transactions already run one writer at a time.
 
     The project's policy revision keys the gates' and webhook subscribers' caches (GateRequest,
     Event.policy_revision). On PostgreSQL it is read FOR KEY SHARE: a policy write locks the project
@@ -92,20 +92,37 @@ def _repository_lock(*, name: str, now: datetime) -> tuple[Repository, int] | No
     key_share = " FOR KEY SHARE" if _postgresql() else ""
     project = "FROM projects_project WHERE projects_project.id = registry_repository.project_id"
     sql = (
-        "UPDATE registry_repository SET updated = %s WHERE name = %s"
-        f" RETURNING id, project_id, created, (SELECT policy_revision {project}{key_share}),"
+        "SELECT id, project_id, created, updated,"
+        f" (SELECT policy_revision {project}{key_share}),"
         # The project's visibility, for the event's repo_type (else the webhook fan-out looks it up).
         f" (SELECT public {project})"
+        f" FROM registry_repository WHERE name = %s{' FOR KEY SHARE OF registry_repository' if key_share else ''}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), name])
+        cursor.execute(sql, [name])
         row = cursor.fetchone()
     if row is None:
         return None
-    pk, project_id, created, revision, public = row
-    repository = _loaded(Repository, id=pk, project_id=project_id, name=name, created=_datetime(created), updated=now)
+    pk, project_id, created, updated, revision, public = row
+    repository = _loaded(
+        Repository, id=pk, project_id=project_id, name=name, created=_datetime(created), updated=_datetime(updated)
+    )
     repository.project = _loaded(Project, id=project_id, public=bool(public))
     return repository, revision
+
+
+def _repository_touch(*, repository: Repository, now: datetime) -> None:
+    """Move the repository's `updated` on to this push, after its commit, unless a later push did already.
+
+    Not in the push's transaction: updating the row there would upgrade the push's shared lock, and
+    two pushes upgrading while GC waits for the row could deadlock. One statement of its own (the row
+    is locked only while it runs); a process that dies before it leaves a stale time, never data."""
+    with connection.cursor() as cursor:
+        value = connection.ops.adapt_datetimefield_value(now)
+        cursor.execute(
+            "UPDATE registry_repository SET updated = %s WHERE id = %s AND updated < %s", [value, repository.pk, value]
+        )
+    repository.updated = max(repository.updated, now)
 
 
 @dataclass(frozen=True)
@@ -283,10 +300,10 @@ def manifest_push(
 
     with transaction.atomic():
         now = timezone.now()
-        locked = _repository_lock(name=name, now=now)
+        locked = _repository_lock(name=name)
         if locked is None:  # the first push into it (blob uploads usually made it already)
             repository_ensure(name=repository if isinstance(repository, RepositoryName) else RepositoryName.parse(name))
-            locked = _repository_lock(name=name, now=now)
+            locked = _repository_lock(name=name)
         repo, revision = locked
         # The push gates (tag immutability: no query for a project that never had a rule, the rules
         # remembered per process and policy revision otherwise) refuse moving a protected tag, and
@@ -306,6 +323,7 @@ def manifest_push(
         )
         _tags_point(repository=repo, tags=tags, protected=protected, artifact=artifact, now=now)
         artifact_pushed_record(repository=repo, artifact=artifact, tags=tags, policy_revision=revision)
+    _repository_touch(repository=repo, now=now)
     return PushedManifest(artifact=artifact, digest=digest, manifest=manifest)
 
 
