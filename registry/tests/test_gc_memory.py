@@ -2,7 +2,7 @@
 
 The whole run (batches, progress, log) is measured over 10,000 and 100,000 blobs in a dry run, and
 the deleting path over 5,000 and 25,000 (under tracemalloc each deletion costs ~0.5 ms of Python;
-bench/gc_memory.py measures a real sweep of 100,000 and more).
+bench/gc_sweep.py measures a real sweep of 100,000 and more).
 """
 
 from __future__ import annotations
