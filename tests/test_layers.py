@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-PACKAGES = ("harbor_site", "system", "common", "projects", "audit", "registry", "policies")
+PACKAGES = ("harbor_site", "system", "common", "projects", "audit", "registry", "policies", "scanning")
 
 
 def _lint(root: Path, *contracts: str) -> subprocess.CompletedProcess:
