@@ -74,11 +74,6 @@ def project_usage(*, project_id: int) -> int:
     return int(total or 0)
 
 
-def quota_blob_counted(*, project_id: int, blob_id: int) -> bool:
-    """Is the blob linked to some repository of the project (and so already counted)?"""
-    return RepositoryBlob.objects.filter(blob_id=blob_id, repository__project_id=project_id).exists()
-
-
 def quota_lock(*, project_id: int) -> Quota:
     """The project's Quota row, locked until the caller's transaction ends (created if missing)."""
     quota = Quota.objects.select_for_update().filter(project_id=project_id).first()
