@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from common.events import ARTIFACT_PUSHED, events_captured
+from common.testing.sessions import finishes_while_held
 from projects.services import project_create
 from registry.errors import ManifestBlobUnknown, NameUnknown, TagImmutable
 from registry.gates import PUSH, Gate, GateRequest, gates_replaced
@@ -144,51 +144,20 @@ def test_two_pushes_into_one_repository_do_not_wait_for_each_other(repo, monkeyp
     """A manifest push whose transaction is still open (between its writes and its commit) doesn't
     hold up another push into the same repository: the repository row is only share-locked."""
     first, second = builders.image(repo, seed="first"), builders.image(repo, seed="second")
-    written, finish, results, pids = threading.Event(), threading.Event(), {}, {}
+    written, finish = threading.Event(), threading.Event()
     record = manifests.artifact_pushed_record
 
     def held_record(**kwargs):  # noqa: ANN003, ANN202 - the first push stops here, its rows written
         record(**kwargs)
-        if threading.current_thread().name == "slow":
+        if threading.current_thread().name == "held":
             written.set()
             assert finish.wait(30)
 
     monkeypatch.setattr(manifests, "artifact_pushed_record", held_record)
 
-    def run(key: str, image: Artifact, tag: str) -> threading.Thread:
-        def target() -> None:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_backend_pid()")
-                    pids[key] = cursor.fetchone()[0]
-                results[key] = _push(repo, image, tag)
-            except Exception as exc:  # noqa: BLE001 - the outcome under test
-                results[key] = exc
-            finally:
-                connections.close_all()
-
-        thread = threading.Thread(target=target, name=key)
-        thread.start()
-        return thread
-
-    slow = run("slow", first, "one")
-    assert written.wait(30)
-    fast = run("fast", second, "two")
-
-    def waiting() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)", [list(pids.values())])
-            return cursor.fetchone()[0] > 0
-
-    deadline = time.monotonic() + 30
-    while fast.is_alive() and not waiting():  # it finishes, or it queues on a lock (as on the old UPDATE)
-        assert time.monotonic() < deadline, "the second push neither finished nor waited"
-        time.sleep(0.01)
-    assert not fast.is_alive(), "the second push waited for the first one's transaction"
-    finish.set()
-    slow.join()
-    assert not isinstance(results["slow"], Exception), results["slow"]
-    assert not isinstance(results["fast"], Exception), results["fast"]
+    finishes_while_held(
+        lambda: _push(repo, first, "one"), lambda: _push(repo, second, "two"), ready=written, release=finish
+    )
     assert {t.name: t.artifact_id for t in Tag.objects.filter(repository=repo, name__in=["one", "two"])} == {
         "one": first.pk,
         "two": second.pk,

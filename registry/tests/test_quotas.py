@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 
 import pytest
 from django.db import connection, connections, transaction
@@ -13,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 
 from common.events import QUOTA_EXCEEDED, QUOTA_WARNING, events_captured
 from common.models import Execution, ExecutionStatus
+from common.testing.sessions import finishes_while_held, lock_waiters, session_thread, until
 from projects.models import Quota, QuotaDelta
 from projects.quotas import quota_fold, quota_pending
 from projects.services import project_create
@@ -307,51 +307,12 @@ def test_concurrent_pushes_cannot_both_fit():
     assert _used(alpha) == 60 == project_usage(project_id=alpha.pk)
 
 
-def _lock_waiters(pids: dict) -> int:
-    """How many of the threads' sessions wait on a lock (pg_locks covers the whole server: other
-    databases' sessions are left out)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted AND pid = ANY(%s)", [list(pids.values())]
-        )
-        return cursor.fetchone()[0]
-
-
-def _until(condition, what: str) -> None:  # noqa: ANN001
-    """Poll PostgreSQL's live lock table (or a thread) until `condition()`; never a timing assertion."""
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.01)
-
-
-def _in_thread(target, results: dict, key: str, pids: dict) -> threading.Thread:  # noqa: ANN001
-    started = threading.Event()
-
-    def run() -> None:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                pids[key] = cursor.fetchone()[0]
-            started.set()
-            results[key] = target()
-        except Exception as exc:  # noqa: BLE001 - the outcome under test
-            results[key] = exc
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert started.wait(30)
-    return thread
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
 def test_pushes_into_a_project_without_a_limit_do_not_wait_for_each_other():
     """A push whose transaction is still open doesn't hold up another push into the same project."""
     alpha, (a1, a2, _a3) = _project("alpha")
-    charged, finish, results, pids = threading.Event(), threading.Event(), {}, {}
+    charged, finish = threading.Event(), threading.Event()
 
     def slow_push() -> None:
         with transaction.atomic():
@@ -359,16 +320,7 @@ def test_pushes_into_a_project_without_a_limit_do_not_wait_for_each_other():
             charged.set()  # linked and charged; the transaction stays open until told
             finish.wait(30)
 
-    slow = _in_thread(slow_push, results, "slow", pids)
-    assert charged.wait(30)
-    fast = _in_thread(lambda: _record(b"fast" * 5, a2), results, "fast", pids)
-    # Either the second push finishes, or it queues on a lock (as it did on the Quota row before).
-    _until(lambda: not fast.is_alive() or _lock_waiters(pids) > 0, "the second push neither finished nor waited")
-    assert not fast.is_alive(), "the second push waited for the first one's transaction"
-    finish.set()
-    slow.join()
-    assert not isinstance(results["slow"], Exception), results["slow"]
-    assert not isinstance(results["fast"], Exception), results["fast"]
+    finishes_while_held(slow_push, lambda: _record(b"fast" * 5, a2), ready=charged, release=finish)
     assert _used(alpha) == 60 == project_usage(project_id=alpha.pk)
 
 
@@ -398,8 +350,8 @@ def test_removing_the_last_link_while_pushing_the_blob_elsewhere_keeps_usage_exa
         order = [("remove", remove), ("push", push)] if first == "remove" else [("push", push), ("remove", remove)]
         threads = []
         for waiting, (key, target) in enumerate(order, start=1):
-            threads.append(_in_thread(target, results, key, pids))
-            _until(lambda n=waiting: _lock_waiters(pids) >= n, f"{key} never queued on the digest")
+            threads.append(session_thread(target, results, key, pids))
+            until(lambda n=waiting: lock_waiters(pids) >= n, f"{key} never queued on the digest")
         with holder.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock_all()")
         for thread in threads:

@@ -13,10 +13,12 @@ safe, and a writer that can't get the lock within the database timeout goes on w
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import threading
 import time
+from collections.abc import Iterator
 
 from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteDatabaseWrapper
 from django.db.backends.sqlite3.base import SQLiteCursorWrapper
@@ -80,23 +82,20 @@ class _WritersLock:
 class _Cursor(SQLiteCursorWrapper):
     writers: _WritersLock | None = None
 
-    def execute(self, query, params=None):  # noqa: ANN001, ANN201
+    def _run(self, run, query: str, params):  # noqa: ANN001, ANN202
         if self.writers is None or self.connection.in_transaction or not _is_write(query):
-            return super().execute(query, params)
+            return run(query, params)
         self.writers.acquire()  # a write statement in autocommit mode is a transaction of its own
         try:
-            return super().execute(query, params)
+            return run(query, params)
         finally:
             self.writers.release()
 
+    def execute(self, query, params=None):  # noqa: ANN001, ANN201
+        return self._run(super().execute, query, params)
+
     def executemany(self, query, param_list):  # noqa: ANN001, ANN201
-        if self.writers is None or self.connection.in_transaction or not _is_write(query):
-            return super().executemany(query, param_list)
-        self.writers.acquire()
-        try:
-            return super().executemany(query, param_list)
-        finally:
-            self.writers.release()
+        return self._run(super().executemany, query, param_list)
 
 
 def _is_write(query: str) -> bool:
@@ -129,15 +128,17 @@ class DatabaseWrapper(SQLiteDatabaseWrapper):
             raise
 
     def _commit(self):  # noqa: ANN202
-        try:
+        with self._transaction_ends():
             return super()._commit()
-        finally:
-            if self._writers is not None:
-                self._writers.release()
 
     def _rollback(self):  # noqa: ANN202
-        try:
+        with self._transaction_ends():
             return super()._rollback()
+
+    @contextlib.contextmanager
+    def _transaction_ends(self) -> Iterator[None]:
+        try:
+            yield
         finally:
             if self._writers is not None:
                 self._writers.release()
